@@ -1,0 +1,201 @@
+"""The unit of work actions run in, and the helpers every action shares."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from frontdesk.clock import Clock, SystemClock
+from frontdesk.db.models import Event, Member, Ticket, TicketParticipant, TicketType, Workspace
+from frontdesk.db.session import Database
+from frontdesk.domain.errors import NotFound, ValidationFailed
+from frontdesk.domain.permissions import Actor, Capability, TicketAccess, TypeAccess, require
+from frontdesk.domain.tickets import Status
+from frontdesk.files import FileStore
+
+
+@dataclass
+class Tx:
+    """What an action sees: one open transaction, who is acting, in which workspace, and when."""
+
+    session: AsyncSession
+    actor: Actor
+    workspace_id: int
+    now: datetime
+    files: FileStore
+    dialect: str
+    events: list[Event] = field(default_factory=list)
+
+    @property
+    def actor_kind(self) -> str:
+        if self.actor.is_system:
+            return "system"
+        return "member"
+
+    async def record(
+        self,
+        type: str,
+        *,
+        ticket: Ticket | None = None,
+        conversation_id: int | None = None,
+        before: dict[str, Any] | None = None,
+        after: dict[str, Any] | None = None,
+        **payload: Any,
+    ) -> Event:
+        """Append one event row. Every state change calls this exactly once per fact."""
+        body: dict[str, Any] = dict(payload)
+        if ticket is not None:
+            body.setdefault("ticket_number", ticket.number)
+        if before is not None:
+            body["before"] = before
+        if after is not None:
+            body["after"] = after
+        event = Event(
+            workspace_id=self.workspace_id,
+            type=type,
+            ticket_id=ticket.id if ticket is not None else None,
+            conversation_id=conversation_id,
+            actor_id=self.actor.member_id,
+            actor_kind=self.actor_kind,
+            occurred_at=self.now,
+            payload=_jsonable(body),
+        )
+        self.session.add(event)
+        self.events.append(event)
+        return event
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        items = [_jsonable(v) for v in value]
+        return sorted(items) if isinstance(value, set | frozenset) else items
+    return value
+
+
+class Desk:
+    """Wires a database, a clock and a file store into units of work for actions."""
+
+    def __init__(self, db: Database, *, clock: Clock | None = None, files: FileStore | None = None) -> None:
+        self.db = db
+        self.clock = clock or SystemClock()
+        self.files = files or FileStore(None)
+
+    @asynccontextmanager
+    async def tx(self, actor: Actor, workspace_id: int) -> AsyncIterator[Tx]:
+        """One action's transaction: commits when the block ends, rolls back on any error."""
+        async with self.db.transaction() as session:
+            yield Tx(
+                session=session,
+                actor=actor,
+                workspace_id=workspace_id,
+                now=self.clock.now(),
+                files=self.files,
+                dialect=self.db.dialect,
+            )
+
+    @asynccontextmanager
+    async def read(self, actor: Actor, workspace_id: int) -> AsyncIterator[Tx]:
+        """A read-only view with the same shape as a transaction, for queries."""
+        async with self.db.reading() as session:
+            yield Tx(
+                session=session,
+                actor=actor,
+                workspace_id=workspace_id,
+                now=self.clock.now(),
+                files=self.files,
+                dialect=self.db.dialect,
+            )
+
+
+# --- loading -------------------------------------------------------------------------------------------------
+
+
+async def get_workspace(tx: Tx, *, for_update: bool = False) -> Workspace:
+    stmt = select(Workspace).where(Workspace.id == tx.workspace_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    workspace = (await tx.session.execute(stmt)).scalar_one_or_none()
+    if workspace is None:
+        raise NotFound("workspace not found")
+    return workspace
+
+
+async def get_ticket(tx: Tx, number: int, *, for_update: bool = True) -> Ticket:
+    """The ticket with this workspace number, locked for the rest of the transaction."""
+    stmt = select(Ticket).where(Ticket.workspace_id == tx.workspace_id, Ticket.number == number)
+    if for_update:
+        stmt = stmt.with_for_update()
+    ticket = (await tx.session.execute(stmt)).scalar_one_or_none()
+    if ticket is None:
+        raise NotFound(f"ticket {number} not found")
+    return ticket
+
+
+async def get_member(tx: Tx, member_id: int, *, field: str = "member_id") -> Member:
+    member = await tx.session.get(Member, member_id)
+    if member is None or member.workspace_id != tx.workspace_id:
+        raise ValidationFailed(f"member {member_id} does not exist in this workspace", field=field)
+    return member
+
+
+async def get_type(tx: Tx, type_id: int, *, field: str = "type_id") -> TicketType:
+    ticket_type = await tx.session.get(TicketType, type_id)
+    if ticket_type is None or ticket_type.workspace_id != tx.workspace_id:
+        raise ValidationFailed(f"ticket type {type_id} does not exist in this workspace", field=field)
+    return ticket_type
+
+
+def type_access(ticket_type: TicketType | None) -> TypeAccess:
+    if ticket_type is None:
+        return TypeAccess()
+    return TypeAccess(
+        staff_role_ids=frozenset(ticket_type.staff_role_ids or ()),
+        allowed_role_ids=frozenset(ticket_type.allowed_role_ids or ()),
+        team_id=ticket_type.team_id,
+        opener_can_close=ticket_type.opener_can_close,
+    )
+
+
+async def ticket_access(tx: Tx, ticket: Ticket) -> TicketAccess:
+    ticket_type = await tx.session.get(TicketType, ticket.type_id) if ticket.type_id else None
+    rows = (
+        await tx.session.execute(
+            select(TicketParticipant.member_id, TicketParticipant.kind).where(
+                TicketParticipant.ticket_id == ticket.id
+            )
+        )
+    ).all()
+    access = type_access(ticket_type)
+    if ticket.team_id is not None and access.team_id is None:
+        access = TypeAccess(access.staff_role_ids, access.allowed_role_ids, ticket.team_id, access.opener_can_close)
+    return TicketAccess(
+        type=access,
+        opener_id=ticket.opener_id,
+        participant_ids=frozenset(m for m, k in rows if k == "participant"),
+        contact_ids=frozenset(m for m, k in rows if k == "contact"),
+        claimer_id=ticket.claimer_id,
+        assignee_id=ticket.assignee_id,
+        lockdown=ticket.lockdown,
+        closed=ticket.status == Status.CLOSED,
+    )
+
+
+async def ticket_for(tx: Tx, number: int, capability: Capability, *, for_update: bool = True) -> Ticket:
+    """Load and lock a ticket, then check the actor may do ``capability`` on it."""
+    ticket = await get_ticket(tx, number, for_update=for_update)
+    require(tx.actor, capability, await ticket_access(tx, ticket), what=f"ticket {number}")
+    return ticket
+
+
+def touch(tx: Tx, ticket: Ticket) -> None:
+    ticket.updated_at = tx.now

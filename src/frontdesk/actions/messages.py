@@ -1,0 +1,225 @@
+"""Messages and internal notes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from frontdesk.actions.base import Tx, ticket_access, ticket_for, touch
+from frontdesk.actions.tickets import apply_status
+from frontdesk.db.models import Attachment, Conversation, Message, MessageEdit, Ticket
+from frontdesk.domain import events as ev
+from frontdesk.domain.errors import NotFound, NotPermitted, TicketClosed, ValidationFailed
+from frontdesk.domain.permissions import Capability, is_ticket_staff
+from frontdesk.domain.tickets import AuthorKind, Status, Visibility
+
+MESSAGE_MAX = 16_000
+MAX_ATTACHMENTS = 10
+
+
+@dataclass(frozen=True)
+class NewAttachment:
+    """An attachment to store with a message: bytes to keep, or an external URL."""
+
+    filename: str
+    content_type: str
+    data: bytes | None = None
+    url: str | None = None
+    size: int | None = None
+
+
+def _body(body: str, attachments: list[NewAttachment]) -> str:
+    text = (body or "").strip()
+    if not text and not attachments:
+        raise ValidationFailed("a message needs text or an attachment", field="body")
+    if len(text) > MESSAGE_MAX:
+        raise ValidationFailed(f"body must be at most {MESSAGE_MAX} characters", field="body")
+    return text
+
+
+def _check_attachments(attachments: list[NewAttachment]) -> None:
+    if len(attachments) > MAX_ATTACHMENTS:
+        raise ValidationFailed(f"at most {MAX_ATTACHMENTS} attachments per message", field="attachments")
+    for i, a in enumerate(attachments):
+        if not a.filename or len(a.filename) > 255 or "/" in a.filename or "\\" in a.filename:
+            raise ValidationFailed("attachment filename must be 1 to 255 characters without slashes",
+                                   field=f"attachments[{i}].filename")
+        if (a.data is None) == (a.url is None):
+            raise ValidationFailed("an attachment has either bytes or a URL", field=f"attachments[{i}]")
+        if a.url is not None and not a.url.startswith(("https://", "http://")):
+            raise ValidationFailed("attachment url must be http(s)", field=f"attachments[{i}].url")
+
+
+async def _store_attachments(tx: Tx, message: Message, attachments: list[NewAttachment]) -> None:
+    for a in attachments:
+        key = tx.files.put(a.data) if a.data is not None else None
+        tx.session.add(Attachment(
+            workspace_id=tx.workspace_id,
+            message_id=message.id,
+            filename=a.filename,
+            content_type=a.content_type or "application/octet-stream",
+            size=len(a.data) if a.data is not None else (a.size or 0),
+            sha256=key,
+            storage_key=key,
+            url=a.url,
+            created_at=tx.now,
+        ))
+
+
+async def _primary_conversation(tx: Tx, ticket: Ticket) -> Conversation:
+    conversation = (
+        await tx.session.execute(
+            select(Conversation).where(Conversation.ticket_id == ticket.id).order_by(Conversation.id).limit(1)
+        )
+    ).scalar_one_or_none()
+    if conversation is None:
+        raise NotFound(f"ticket {ticket.number} has no conversation to reply in")
+    return conversation
+
+
+async def post_message(
+    tx: Tx,
+    number: int,
+    body: str,
+    *,
+    conversation_id: int | None = None,
+    anonymous: bool = False,
+    reply_to_id: int | None = None,
+    attachments: list[NewAttachment] | None = None,
+    external_id: str | None = None,
+    author_kind: str | None = None,
+) -> Message:
+    """Post a public message in one of the ticket's conversations (the first by default), so
+    the reply goes out through that conversation's own channel.
+
+    Who: staff on the ticket, the opener, participants and contacts. The author kind follows
+    who writes (staff or customer); the desk itself may post as ``bot`` or ``system``. The
+    first public staff message sets the first response time. A customer writing on a Waiting
+    or Resolved ticket puts it back to Open. Emits ``message.created``.
+    """
+    files = list(attachments or [])
+    text = _body(body, files)
+    _check_attachments(files)
+    ticket = await ticket_for(tx, number, Capability.REPLY)
+    if ticket.status == Status.CLOSED:
+        raise TicketClosed(f"ticket {number} is closed; reopen it to write in it")
+    staff = tx.actor.is_system or is_ticket_staff(tx.actor, await ticket_access(tx, ticket))
+    if author_kind is not None:
+        if not tx.actor.is_system:
+            raise ValidationFailed("only the desk itself chooses an author kind", field="author_kind")
+        kind = AuthorKind(author_kind)
+    else:
+        kind = AuthorKind.STAFF if staff and tx.actor.member_id != ticket.opener_id else AuthorKind.CUSTOMER
+    if anonymous and kind is AuthorKind.CUSTOMER and not ticket.anonymous:
+        raise ValidationFailed("customers write anonymously only in anonymous tickets", field="anonymous")
+    if conversation_id is not None:
+        conversation = await tx.session.get(Conversation, conversation_id)
+        if conversation is None or conversation.ticket_id != ticket.id:
+            raise ValidationFailed(f"conversation {conversation_id} is not linked to ticket {number}",
+                                   field="conversation_id")
+    else:
+        conversation = await _primary_conversation(tx, ticket)
+    if reply_to_id is not None:
+        await _check_reply_to(tx, reply_to_id, ticket)
+    message = Message(
+        workspace_id=tx.workspace_id,
+        conversation_id=conversation.id,
+        visibility=Visibility.PUBLIC,
+        author_kind=kind,
+        author_id=tx.actor.member_id,
+        anonymous=anonymous or (kind is AuthorKind.CUSTOMER and ticket.anonymous),
+        body=text,
+        reply_to_id=reply_to_id,
+        external_id=external_id,
+        created_at=tx.now,
+    )
+    tx.session.add(message)
+    await tx.session.flush()
+    await _store_attachments(tx, message, files)
+    ticket.last_message_at = tx.now
+    conversation.last_message_at = tx.now
+    if kind is AuthorKind.STAFF:
+        ticket.last_staff_message_at = tx.now
+        if ticket.first_response_at is None:
+            ticket.first_response_at = tx.now
+    elif kind is AuthorKind.CUSTOMER:
+        ticket.last_customer_message_at = tx.now
+    touch(tx, ticket)
+    await tx.record(ev.MESSAGE_CREATED, ticket=ticket, conversation_id=conversation.id, message_id=message.id,
+                    author_kind=kind.value, visibility="public", anonymous=message.anonymous,
+                    attachments=len(files))
+    if kind is AuthorKind.CUSTOMER and ticket.status in (Status.WAITING, Status.RESOLVED):
+        await apply_status(tx, ticket, Status.OPEN, cause="customer_replied")
+    return message
+
+
+async def _check_reply_to(tx: Tx, reply_to_id: int, ticket: Ticket) -> None:
+    target = await tx.session.get(Message, reply_to_id)
+    if target is None or target.workspace_id != tx.workspace_id:
+        raise ValidationFailed(f"message {reply_to_id} does not exist", field="reply_to_id")
+    if target.ticket_id != ticket.id:
+        conversation = await tx.session.get(Conversation, target.conversation_id) if target.conversation_id else None
+        if conversation is None or conversation.ticket_id != ticket.id:
+            raise ValidationFailed(f"message {reply_to_id} is not in this ticket", field="reply_to_id")
+
+
+async def add_note(tx: Tx, number: int, body: str, *, attachments: list[NewAttachment] | None = None) -> Message:
+    """Add an internal note: staff-only, kept on the ticket (never sent to the customer and
+    never in the customer's view). Staff only. Emits ``note.created``."""
+    files = list(attachments or [])
+    text = _body(body, files)
+    _check_attachments(files)
+    ticket = await ticket_for(tx, number, Capability.NOTE)
+    note = Message(
+        workspace_id=tx.workspace_id,
+        ticket_id=ticket.id,
+        visibility=Visibility.INTERNAL,
+        author_kind=AuthorKind.SYSTEM if tx.actor.is_system else AuthorKind.STAFF,
+        author_id=tx.actor.member_id,
+        anonymous=False,
+        body=text,
+        created_at=tx.now,
+    )
+    tx.session.add(note)
+    await tx.session.flush()
+    await _store_attachments(tx, note, files)
+    touch(tx, ticket)
+    await tx.record(ev.NOTE_CREATED, ticket=ticket, message_id=note.id, visibility="internal")
+    return note
+
+
+async def edit_message(tx: Tx, message_id: int, body: str) -> Message:
+    """Change a message's text, keeping the previous text as an edit. Only its author.
+    Emits ``message.edited``."""
+    message = await tx.session.get(Message, message_id)
+    if message is None or message.workspace_id != tx.workspace_id:
+        raise NotFound(f"message {message_id} not found")
+    ticket = await _ticket_of(tx, message)
+    if ticket is not None:
+        await ticket_for(tx, ticket.number, Capability.VIEW)
+        if message.visibility == Visibility.INTERNAL:
+            await ticket_for(tx, ticket.number, Capability.NOTE)
+    if message.author_id is None or message.author_id != tx.actor.member_id:
+        raise NotPermitted("only the author may edit a message")
+    text = _body(body, [])
+    if text == message.body:
+        return message
+    tx.session.add(MessageEdit(message_id=message.id, previous_body=message.body,
+                               editor_id=tx.actor.member_id, edited_at=tx.now))
+    before = message.body
+    message.body = text
+    message.edited_at = tx.now
+    await tx.record(ev.MESSAGE_EDITED, ticket=ticket, conversation_id=message.conversation_id,
+                    message_id=message.id, before={"body": before}, after={"body": text})
+    return message
+
+
+async def _ticket_of(tx: Tx, message: Message) -> Ticket | None:
+    if message.ticket_id is not None:
+        return await tx.session.get(Ticket, message.ticket_id)
+    if message.conversation_id is not None:
+        conversation = await tx.session.get(Conversation, message.conversation_id)
+        if conversation is not None and conversation.ticket_id is not None:
+            return await tx.session.get(Ticket, conversation.ticket_id)
+    return None

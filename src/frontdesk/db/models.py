@@ -1,0 +1,337 @@
+"""The tables. Every row belongs to one workspace; timestamps are aware UTC.
+
+Models are plain mapped classes without behaviour: rules live in ``domain/`` and state
+changes in ``actions/``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from frontdesk.db.types import BigId, Json, UtcDateTime
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UtcDateTime, dict[str, Any]: Json, list[Any]: Json}
+
+
+def ws_fk() -> Mapped[int]:
+    return mapped_column(BigId, ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
+
+
+class Workspace(Base):
+    __tablename__ = "workspaces"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    discord_guild_id: Mapped[str | None] = mapped_column(String(32), unique=True)
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    next_ticket_number: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime]
+
+
+class Member(Base):
+    __tablename__ = "members"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "email"),
+        UniqueConstraint("workspace_id", "discord_user_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    workspace_id: Mapped[int] = ws_fk()
+    display_name: Mapped[str] = mapped_column(String(100))
+    email: Mapped[str | None] = mapped_column(String(254))
+    discord_user_id: Mapped[str | None] = mapped_column(String(32))
+    role: Mapped[str] = mapped_column(String(16), default="customer")
+    discord_role_ids: Mapped[list[Any]] = mapped_column(default=list)
+    discord_powers: Mapped[list[Any]] = mapped_column(default=list)
+    is_integration: Mapped[bool] = mapped_column(Boolean, default=False)
+    available: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime]
+
+
+class Team(Base):
+    __tablename__ = "teams"
+    __table_args__ = (UniqueConstraint("workspace_id", "name"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    workspace_id: Mapped[int] = ws_fk()
+    name: Mapped[str] = mapped_column(String(100))
+    permissions: Mapped[list[Any]] = mapped_column(default=list)
+    created_at: Mapped[datetime]
+
+
+class TeamMember(Base):
+    __tablename__ = "team_members"
+
+    team_id: Mapped[int] = mapped_column(BigId, ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True)
+    member_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("members.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class TicketType(Base):
+    __tablename__ = "ticket_types"
+    __table_args__ = (UniqueConstraint("workspace_id", "name"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    workspace_id: Mapped[int] = ws_fk()
+    name: Mapped[str] = mapped_column(String(100))
+    emoji: Mapped[str | None] = mapped_column(String(64))
+    description: Mapped[str | None] = mapped_column(String(1000))
+    category: Mapped[str | None] = mapped_column(String(100))
+    staff_role_ids: Mapped[list[Any]] = mapped_column(default=list)
+    allowed_role_ids: Mapped[list[Any]] = mapped_column(default=list)
+    team_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("teams.id", ondelete="SET NULL"))
+    intake_questions: Mapped[list[Any]] = mapped_column(default=list)
+    # None means no limit.
+    open_limit_per_user: Mapped[int | None] = mapped_column(Integer, default=1)
+    opener_can_close: Mapped[bool] = mapped_column(Boolean, default=True)
+    sequential_names: Mapped[bool] = mapped_column(Boolean, default=False)
+    discord_mode: Mapped[str] = mapped_column(String(16), default="channel")
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    archived: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime]
+
+
+class CustomFieldDefinition(Base):
+    __tablename__ = "custom_field_definitions"
+    __table_args__ = (UniqueConstraint("workspace_id", "key"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    workspace_id: Mapped[int] = ws_fk()
+    key: Mapped[str] = mapped_column(String(64))
+    label: Mapped[str] = mapped_column(String(100))
+    field_type: Mapped[str] = mapped_column(String(16))
+    options: Mapped[list[Any]] = mapped_column(default=list)
+    required: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime]
+
+
+class Ticket(Base):
+    __tablename__ = "tickets"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "number"),
+        Index("ix_tickets_ws_status_number", "workspace_id", "status", "number"),
+        Index("ix_tickets_opener_type_status", "opener_id", "type_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(BigId, ForeignKey("workspaces.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(200))
+    channel_name: Mapped[str | None] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    priority: Mapped[str] = mapped_column(String(8), default="normal")
+    type_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("ticket_types.id", ondelete="SET NULL"))
+    opener_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("members.id", ondelete="SET NULL"))
+    assignee_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("members.id", ondelete="SET NULL"), index=True
+    )
+    claimer_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("members.id", ondelete="SET NULL"), index=True
+    )
+    team_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("teams.id", ondelete="SET NULL"))
+    escalated: Mapped[bool] = mapped_column(Boolean, default=False)
+    lockdown: Mapped[bool] = mapped_column(Boolean, default=False)
+    pinned: Mapped[bool] = mapped_column(Boolean, default=False)
+    anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
+    merged_into_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("tickets.id", ondelete="SET NULL"))
+    custom_fields: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    intake_answers: Mapped[list[Any]] = mapped_column(default=list)
+    close_reason: Mapped[str | None] = mapped_column(String(32))
+    close_note: Mapped[str | None] = mapped_column(String(500))
+    closed_at: Mapped[datetime | None]
+    closed_by_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("members.id", ondelete="SET NULL"))
+    csat: Mapped[str | None] = mapped_column(String(16))
+    csat_comment: Mapped[str | None] = mapped_column(String(1000))
+    rated_at: Mapped[datetime | None]
+    first_response_at: Mapped[datetime | None]
+    last_message_at: Mapped[datetime | None]
+    last_customer_message_at: Mapped[datetime | None]
+    last_staff_message_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class TicketTag(Base):
+    __tablename__ = "ticket_tags"
+    __table_args__ = (Index("ix_ticket_tags_tag", "tag"),)
+
+    ticket_id: Mapped[int] = mapped_column(BigId, ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True)
+    tag: Mapped[str] = mapped_column(String(50), primary_key=True)
+
+
+class TicketParticipant(Base):
+    """A person added to a ticket (``/ticket adduser``) or a linked contact (who's affected)."""
+
+    __tablename__ = "ticket_participants"
+
+    ticket_id: Mapped[int] = mapped_column(BigId, ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True)
+    member_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("members.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    # "participant" or "contact"
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    added_at: Mapped[datetime]
+
+
+class Conversation(Base):
+    __tablename__ = "conversations"
+    __table_args__ = (Index("ix_conversations_ws_external", "workspace_id", "channel", "external_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    workspace_id: Mapped[int] = ws_fk()
+    channel: Mapped[str] = mapped_column(String(24))
+    external_id: Mapped[str | None] = mapped_column(String(100))
+    subject: Mapped[str | None] = mapped_column(String(200))
+    customer_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("members.id", ondelete="SET NULL"))
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    ticket_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("tickets.id", ondelete="SET NULL"), index=True
+    )
+    created_at: Mapped[datetime]
+    solved_at: Mapped[datetime | None]
+    last_message_at: Mapped[datetime | None]
+
+
+class Message(Base):
+    """A public message in a conversation, or an internal note on a ticket or conversation."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        Index("ix_messages_conversation_id_id", "conversation_id", "id"),
+        Index("ix_messages_ticket_id_id", "ticket_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(BigId, ForeignKey("workspaces.id", ondelete="CASCADE"))
+    conversation_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("conversations.id", ondelete="CASCADE"))
+    # Set for internal notes on a ticket; notes stay on the ticket, not the conversation.
+    ticket_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("tickets.id", ondelete="CASCADE"))
+    visibility: Mapped[str] = mapped_column(String(8), default="public")
+    author_kind: Mapped[str] = mapped_column(String(8))
+    author_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("members.id", ondelete="SET NULL"))
+    anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
+    body: Mapped[str] = mapped_column(Text)
+    reply_to_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("messages.id", ondelete="SET NULL"))
+    external_id: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime]
+    edited_at: Mapped[datetime | None]
+
+
+class MessageEdit(Base):
+    """The text a message had before an edit; edits are kept, never overwritten."""
+
+    __tablename__ = "message_edits"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    message_id: Mapped[int] = mapped_column(BigId, ForeignKey("messages.id", ondelete="CASCADE"), index=True)
+    previous_body: Mapped[str] = mapped_column(Text)
+    editor_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("members.id", ondelete="SET NULL"))
+    edited_at: Mapped[datetime]
+
+
+class Attachment(Base):
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    workspace_id: Mapped[int] = ws_fk()
+    message_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("messages.id", ondelete="CASCADE"), index=True
+    )
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(127))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    # Where the bytes are: a key in frontdesk's file store, or an external URL.
+    storage_key: Mapped[str | None] = mapped_column(String(255))
+    url: Mapped[str | None] = mapped_column(String(2000))
+    created_at: Mapped[datetime]
+
+
+class Event(Base):
+    """Append-only: rows are inserted by actions and never updated or deleted."""
+
+    __tablename__ = "events"
+    __table_args__ = (
+        Index("ix_events_ticket_id_id", "ticket_id", "id"),
+        Index("ix_events_workspace_id_id", "workspace_id", "id"),
+        Index("ix_events_type_occurred_at", "type", "occurred_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(BigId, ForeignKey("workspaces.id", ondelete="CASCADE"))
+    type: Mapped[str] = mapped_column(String(64))
+    ticket_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("tickets.id", ondelete="CASCADE"))
+    conversation_id: Mapped[int | None] = mapped_column(BigId)
+    actor_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("members.id", ondelete="SET NULL"))
+    actor_kind: Mapped[str] = mapped_column(String(16))
+    occurred_at: Mapped[datetime]
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Transcript(Base):
+    __tablename__ = "transcripts"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    workspace_id: Mapped[int] = ws_fk()
+    ticket_id: Mapped[int] = mapped_column(BigId, ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    html: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    message_count: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime | None] = mapped_column(index=True)
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    workspace_id: Mapped[int] = ws_fk()
+    member_id: Mapped[int] = mapped_column(BigId, ForeignKey("members.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    prefix: Mapped[str] = mapped_column(String(16))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class IdempotencyKey(Base):
+    """The stored answer to a creating POST, replayed when the same key comes again."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("workspace_id", "member_id", "key"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    workspace_id: Mapped[int] = ws_fk()
+    member_id: Mapped[int] = mapped_column(BigId, ForeignKey("members.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(255))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    response_status: Mapped[int] = mapped_column(Integer)
+    response_body: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(index=True)
