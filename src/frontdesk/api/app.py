@@ -1,0 +1,46 @@
+"""The FastAPI application: routers, error mapping, health check."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from frontdesk import __version__
+from frontdesk.actions.base import Desk
+from frontdesk.api import errors
+from frontdesk.api.routers import conversations, tickets, transcripts, workspace
+
+DESCRIPTION = """
+The frontdesk REST API. Authenticate with `Authorization: Bearer <token>`; a token belongs
+to one workspace and acts as one member, with that member's permissions.
+
+Tickets are addressed by their number in the workspace (`/api/v1/tickets/42`). Errors are
+`application/problem+json`; bad input answers 422 with the offending field in `errors`.
+Creating POSTs honour an `Idempotency-Key` header.
+"""
+
+
+def create_app(desk: Desk, *, max_attachment_bytes: int = 25 * 1024 * 1024) -> FastAPI:
+    app = FastAPI(title="frontdesk", version=__version__, description=DESCRIPTION,
+                  openapi_url="/openapi.json", docs_url="/docs", redoc_url=None)
+    app.state.desk = desk
+    app.state.max_attachment_bytes = max_attachment_bytes
+    errors.install(app)
+    app.include_router(tickets.router)
+    app.include_router(conversations.router)
+    app.include_router(transcripts.router)
+    app.include_router(workspace.router)
+
+    @app.get("/healthz", tags=["health"], summary="Liveness and database check")
+    async def healthz() -> Any:
+        try:
+            async with desk.db.reading() as session:
+                await session.execute(text("SELECT 1"))
+        except Exception as exc:  # noqa: BLE001 - reported, not raised
+            return JSONResponse({"status": "error", "database": str(exc)}, status_code=503)
+        return {"status": "ok", "database": desk.db.dialect, "version": __version__}
+
+    return app
