@@ -107,8 +107,8 @@ class TicketType(Base):
     allowed_role_ids: Mapped[list[Any]] = mapped_column(default=list)
     team_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("teams.id", ondelete="SET NULL"))
     intake_questions: Mapped[list[Any]] = mapped_column(default=list)
-    # None means no limit.
-    open_limit_per_user: Mapped[int | None] = mapped_column(Integer, default=1)
+    # None means no limit. No column default: the ORM would put it in place of an explicit None.
+    open_limit_per_user: Mapped[int | None] = mapped_column(Integer)
     opener_can_close: Mapped[bool] = mapped_column(Boolean, default=True)
     sequential_names: Mapped[bool] = mapped_column(Boolean, default=False)
     discord_mode: Mapped[str] = mapped_column(String(16), default="channel")
