@@ -68,8 +68,9 @@ def _snowflakes(values: list[Any] | None, field: str) -> list[str]:
     return sorted(set(out))
 
 
-async def actor_for_member(tx: Tx, member: Member) -> Actor:
-    """The permission view of a member: their role, Discord roles and powers, and teams."""
+async def actor_for_member(tx: Tx, member: Member, *, workspace_settings: dict[str, Any] | None = None) -> Actor:
+    """The permission view of a member: their role, Discord roles and powers, and teams.
+    ``workspace_settings`` saves a lookup when the caller already has them."""
     rows = (
         await tx.session.execute(
             select(Team.id, Team.permissions).join(TeamMember, TeamMember.team_id == Team.id).where(
@@ -77,8 +78,10 @@ async def actor_for_member(tx: Tx, member: Member) -> Actor:
             )
         )
     ).all()
-    workspace = await tx.session.get(Workspace, member.workspace_id)
-    management_roles = frozenset((workspace.settings or {}).get("management_role_ids", [])) if workspace else frozenset()
+    if workspace_settings is None:
+        workspace = await tx.session.get(Workspace, member.workspace_id)
+        workspace_settings = (workspace.settings or {}) if workspace else {}
+    management_roles = frozenset(workspace_settings.get("management_role_ids", []))
     return Actor(
         member_id=member.id,
         role=Role(member.role),

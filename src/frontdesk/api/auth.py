@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 
 from frontdesk.actions.base import Desk
 from frontdesk.actions.members import actor_for_member, hash_token
-from frontdesk.db.models import ApiToken, Member
+from frontdesk.db.models import ApiToken, Member, Workspace
 from frontdesk.domain.errors import NotAuthenticated
 from frontdesk.domain.permissions import Actor, Role
 
@@ -42,13 +42,16 @@ async def authenticate(desk: Desk, authorization: str | None) -> Caller:
     digest = hash_token(secret)
     async with desk.read(Actor(member_id=None, role=Role.CUSTOMER), 0) as tx:
         row = (await tx.session.execute(
-            select(ApiToken, Member).join(Member, Member.id == ApiToken.member_id).where(ApiToken.token_hash == digest)
+            select(ApiToken, Member, Workspace.settings)
+            .join(Member, Member.id == ApiToken.member_id)
+            .join(Workspace, Workspace.id == ApiToken.workspace_id)
+            .where(ApiToken.token_hash == digest)
         )).first()
         if row is None or row[0].revoked_at is not None:
             raise NotAuthenticated("this API token is unknown or revoked")
-        token, member = row
+        token, member, settings = row
         tx.workspace_id = token.workspace_id
-        actor = await actor_for_member(tx, member)
+        actor = await actor_for_member(tx, member, workspace_settings=settings or {})
     now = desk.clock.now()
     if token.last_used_at is None or now - token.last_used_at > LAST_USED_GRANULARITY:
         async with desk.db.transaction() as session:

@@ -9,7 +9,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Integer, Select, String, and_, cast, func, literal, or_, select, union_all
 
 from frontdesk.actions.base import Tx, ticket_access, ticket_for
 from frontdesk.db.models import (
@@ -59,37 +59,51 @@ def _iso(value: Any) -> Any:
 
 
 async def present_tickets(tx: Tx, tickets: list[Ticket]) -> list[dict[str, Any]]:
-    """The one ticket shape every response uses, loaded in a fixed number of queries."""
+    """The one ticket shape every response uses, loaded in two queries whatever the count:
+    one for what hangs off the tickets (tags, people, conversations), one for names."""
     if not tickets:
         return []
     ids = [t.id for t in tickets]
     tags: dict[int, list[str]] = defaultdict(list)
-    for ticket_id, tag in (await tx.session.execute(
-            select(TicketTag.ticket_id, TicketTag.tag).where(TicketTag.ticket_id.in_(ids)).order_by(TicketTag.tag))):
-        tags[ticket_id].append(tag)
     people: dict[int, dict[str, list[int]]] = defaultdict(lambda: {"participant": [], "contact": []})
-    for ticket_id, member_id, kind in (await tx.session.execute(
-            select(TicketParticipant.ticket_id, TicketParticipant.member_id, TicketParticipant.kind)
-            .where(TicketParticipant.ticket_id.in_(ids)).order_by(TicketParticipant.member_id))):
-        people[ticket_id][kind].append(member_id)
     conversations: dict[int, list[int]] = defaultdict(list)
-    for ticket_id, conversation_id in (await tx.session.execute(
-            select(Conversation.ticket_id, Conversation.id).where(Conversation.ticket_id.in_(ids))
-            .order_by(Conversation.id))):
-        conversations[ticket_id].append(conversation_id)
+    parts = union_all(
+        select(literal("tag").label("k"), TicketTag.ticket_id.label("t"), TicketTag.tag.label("s"),
+               literal(None, Integer).label("i")).where(TicketTag.ticket_id.in_(ids)),
+        select(TicketParticipant.kind, TicketParticipant.ticket_id, literal(None, String),
+               TicketParticipant.member_id).where(TicketParticipant.ticket_id.in_(ids)),
+        select(literal("conversation"), Conversation.ticket_id, literal(None, String), Conversation.id)
+        .where(Conversation.ticket_id.in_(ids)),
+    )
+    for kind, ticket_id, text_value, int_value in sorted(
+            (await tx.session.execute(select(parts.subquery()))).all(),
+            key=lambda r: (r[0], r[2] or "", r[3] or 0)):
+        if kind == "tag":
+            tags[ticket_id].append(text_value)
+        elif kind == "conversation":
+            conversations[ticket_id].append(int_value)
+        else:
+            people[ticket_id][kind].append(int_value)
     member_ids = {m for t in tickets for m in (t.opener_id, t.assignee_id, t.claimer_id, t.closed_by_id) if m}
     member_ids |= {m for p in people.values() for ms in p.values() for m in ms}
-    names = dict((await tx.session.execute(
-        select(Member.id, Member.display_name).where(Member.id.in_(member_ids)))).all()) if member_ids else {}
     type_ids = {t.type_id for t in tickets if t.type_id}
-    type_names = dict((await tx.session.execute(
-        select(TicketType.id, TicketType.name).where(TicketType.id.in_(type_ids)))).all()) if type_ids else {}
     team_ids = {t.team_id for t in tickets if t.team_id}
-    team_names = dict((await tx.session.execute(
-        select(Team.id, Team.name).where(Team.id.in_(team_ids)))).all()) if team_ids else {}
     merged_ids = {t.merged_into_id for t in tickets if t.merged_into_id}
-    merged_numbers = dict((await tx.session.execute(
-        select(Ticket.id, Ticket.number).where(Ticket.id.in_(merged_ids)))).all()) if merged_ids else {}
+    lookups = [select(literal("member").label("k"), Member.id.label("id"), Member.display_name.label("v"))
+               .where(Member.id.in_(member_ids))]
+    if type_ids:
+        lookups.append(select(literal("type"), TicketType.id, TicketType.name).where(TicketType.id.in_(type_ids)))
+    if team_ids:
+        lookups.append(select(literal("team"), Team.id, Team.name).where(Team.id.in_(team_ids)))
+    if merged_ids:
+        lookups.append(select(literal("merged"), Ticket.id, cast(Ticket.number, String))
+                       .where(Ticket.id.in_(merged_ids)))
+    found: dict[str, dict[int, str]] = defaultdict(dict)
+    query = union_all(*lookups) if len(lookups) > 1 else lookups[0]
+    for kind, row_id, value in (await tx.session.execute(select(query.subquery()))).all():
+        found[kind][row_id] = value
+    names, type_names, team_names = found["member"], found["type"], found["team"]
+    merged_numbers = {k: int(v) for k, v in found["merged"].items()}
 
     def ref(member_id: int | None) -> dict[str, Any] | None:
         if member_id is None:
