@@ -94,7 +94,8 @@ async def post_message(
     the reply goes out through that conversation's own channel.
 
     Who: staff on the ticket, the opener, participants and contacts. The author kind follows
-    who writes (staff or customer); the desk itself may post as ``bot`` or ``system``. The
+    who writes (staff or customer); the desk itself posts as ``bot`` unless it names another
+    kind (a relayed staff reply is ``staff``). The
     first public staff message sets the first response time. A customer writing on a Waiting
     or Resolved ticket puts it back to Open. Emits ``message.created``.
     """
@@ -108,7 +109,15 @@ async def post_message(
     if author_kind is not None:
         if not tx.actor.is_system:
             raise ValidationFailed("only the desk itself chooses an author kind", field="author_kind")
-        kind = AuthorKind(author_kind)
+        try:
+            kind = AuthorKind(author_kind)
+        except ValueError:
+            raise ValidationFailed(f"author_kind must be one of {', '.join(k.value for k in AuthorKind)}",
+                                   field="author_kind") from None
+    elif tx.actor.is_system:
+        # The desk writing on its own behalf (automation, auto-replies) is a bot, not a staff
+        # reply: it must not stop the first-response clock.
+        kind = AuthorKind.BOT
     else:
         kind = AuthorKind.STAFF if staff and tx.actor.member_id != ticket.opener_id else AuthorKind.CUSTOMER
     if anonymous and kind is AuthorKind.CUSTOMER and not ticket.anonymous:
@@ -162,6 +171,9 @@ async def _check_reply_to(tx: Tx, reply_to_id: int, ticket: Ticket) -> None:
         conversation = await tx.session.get(Conversation, target.conversation_id) if target.conversation_id else None
         if conversation is None or conversation.ticket_id != ticket.id:
             raise ValidationFailed(f"message {reply_to_id} is not in this ticket", field="reply_to_id")
+    if target.visibility != Visibility.PUBLIC:
+        # A public reply shows what it answers; quoting a note would show the note to the customer.
+        raise ValidationFailed("a public message cannot reply to an internal note", field="reply_to_id")
 
 
 async def add_note(tx: Tx, number: int, body: str, *, attachments: list[NewAttachment] | None = None) -> Message:

@@ -179,8 +179,10 @@ async def open_ticket(
     prio = _priority(priority)
     tag_list = sorted({_tag(t, "tags") for t in tags or []})
     fields = await _check_custom_fields(tx, custom_fields or {}, creating=True)
-    if team_id is not None and (await tx.session.get(Team, team_id)) is None:
-        raise ValidationFailed(f"team {team_id} does not exist", field="team_id")
+    if team_id is not None:
+        team = await tx.session.get(Team, team_id)
+        if team is None or team.workspace_id != tx.workspace_id:
+            raise ValidationFailed(f"team {team_id} does not exist", field="team_id")
     try:
         conv_channel = ConversationChannel(channel)
     except ValueError:
