@@ -333,9 +333,13 @@ def present_event(e: Event) -> dict[str, Any]:
 
 async def workspace_events(tx: Tx, *, after_id: int | None = None, types: list[str] | None = None,
                            limit: int = 100) -> tuple[list[dict[str, Any]], str | None]:
-    """Every event of the workspace after an id, for integrations that poll."""
+    """Every event of the workspace after an id, for integrations that poll. Events of
+    tickets the actor may not see (such as lockdown tickets for regular staff) are left out."""
     check_limit(limit)
     stmt = select(Event).where(Event.workspace_id == tx.workspace_id)
+    if not tx.actor.is_management:
+        visible = select(Ticket.id).where(Ticket.workspace_id == tx.workspace_id, await visible_tickets_clause(tx))
+        stmt = stmt.where(or_(Event.ticket_id.is_(None), Event.ticket_id.in_(visible)))
     if after_id is not None:
         stmt = stmt.where(Event.id > after_id)
     if types:
