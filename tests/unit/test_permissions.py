@@ -267,3 +267,14 @@ def test_staff_anywhere(who: str) -> None:
     if who not in STAFF_ANYWHERE:
         with pytest.raises(NotPermitted):
             require_staff(actor, "list the queue")
+
+
+def test_a_member_of_the_team_the_ticket_itself_is_routed_to_is_staff_on_it() -> None:
+    member = Actor(12, Role.CUSTOMER, team_ids=frozenset({OTHER_TEAM}))
+    routed = TicketAccess(type=TypeAccess(team_id=TEAM), opener_id=OPENER, team_id=OTHER_TEAM)
+    assert is_ticket_staff(member, routed)
+    assert can(member, C.EDIT, routed)
+    assert not can(member, C.VIEW, TicketAccess(type=TypeAccess(team_id=TEAM), opener_id=OPENER, team_id=TEAM))
+    # lockdown still wins
+    locked = TicketAccess(type=TypeAccess(), opener_id=OPENER, team_id=OTHER_TEAM, lockdown=True)
+    assert not can_view(member, locked)

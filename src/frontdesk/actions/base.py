@@ -175,11 +175,8 @@ async def ticket_access(tx: Tx, ticket: Ticket) -> TicketAccess:
             )
         )
     ).all()
-    access = type_access(ticket_type)
-    if ticket.team_id is not None and access.team_id is None:
-        access = TypeAccess(access.staff_role_ids, access.allowed_role_ids, ticket.team_id, access.opener_can_close)
     return TicketAccess(
-        type=access,
+        type=type_access(ticket_type),
         opener_id=ticket.opener_id,
         participant_ids=frozenset(m for m, k in rows if k == "participant"),
         contact_ids=frozenset(m for m, k in rows if k == "contact"),
@@ -187,6 +184,7 @@ async def ticket_access(tx: Tx, ticket: Ticket) -> TicketAccess:
         assignee_id=ticket.assignee_id,
         lockdown=ticket.lockdown,
         closed=ticket.status == Status.CLOSED,
+        team_id=ticket.team_id,
     )
 
 

@@ -45,7 +45,7 @@ from frontdesk.domain.fields import (
     coerce_value,
     parse_intake_questions,
 )
-from frontdesk.domain.permissions import Capability, can_open, is_type_staff
+from frontdesk.domain.permissions import Capability, can_open, is_ticket_staff, is_type_staff
 from frontdesk.domain.tickets import (
     TAG_MAX,
     TITLE_MAX,
@@ -161,12 +161,11 @@ async def open_ticket(
             raise NotPermitted(f"only members with an allowed role may open {ticket_type.name} tickets")
     elif not is_type_staff(actor, type_access(ticket_type)):
         raise NotPermitted("only staff may open a ticket on behalf of someone else")
-    # Lock the opener so two simultaneous opens cannot both slip under the limit.
-    opener = (
-        await tx.session.execute(
-            select(Member).where(Member.id == opener_id, Member.workspace_id == tx.workspace_id).with_for_update()
-        )
-    ).scalar_one_or_none()
+    # With a limit, lock the opener so two simultaneous opens cannot both slip under it.
+    opener_query = select(Member).where(Member.id == opener_id, Member.workspace_id == tx.workspace_id)
+    if ticket_type.open_limit_per_user is not None:
+        opener_query = opener_query.with_for_update()
+    opener = (await tx.session.execute(opener_query)).scalar_one_or_none()
     if opener is None:
         raise ValidationFailed(f"member {opener_id} does not exist in this workspace", field="opener_id")
 
@@ -313,8 +312,9 @@ async def assign_ticket(tx: Tx, number: int, assignee_id: int | None) -> Ticket:
         member = await get_member(tx, assignee_id, field="assignee_id")
         from frontdesk.actions.members import actor_for_member
 
-        if not is_type_staff(await actor_for_member(tx, member), (await ticket_access(tx, ticket)).type):
-            raise ValidationFailed(f"{member.display_name} is not staff for this ticket's type",
+        # Staff on this very ticket: of its type or its team, and management under lockdown.
+        if not is_ticket_staff(await actor_for_member(tx, member), await ticket_access(tx, ticket)):
+            raise ValidationFailed(f"{member.display_name} is not staff for this ticket",
                                    field="assignee_id")
     before = ticket.assignee_id
     ticket.assignee_id = assignee_id
@@ -377,24 +377,30 @@ async def add_tag(tx: Tx, number: int, tag: str) -> Ticket:
     a tag already on the ticket changes nothing."""
     value = _tag(tag)
     ticket = await ticket_for(tx, number, Capability.EDIT)
-    exists = await tx.session.get(TicketTag, (ticket.id, value))
-    if exists is None:
+    current = await _tags_of(tx, ticket)
+    if value not in current:
         tx.session.add(TicketTag(ticket_id=ticket.id, tag=value))
         touch(tx, ticket)
-        await tx.record(ev.TICKET_TAG_ADDED, ticket=ticket, tag=value)
+        await tx.record(ev.TICKET_TAG_ADDED, ticket=ticket, tag=value, before={"tags": current},
+                        after={"tags": sorted([*current, value])})
     return ticket
+
+
+async def _tags_of(tx: Tx, ticket: Ticket) -> list[str]:
+    return list((await tx.session.execute(
+        select(TicketTag.tag).where(TicketTag.ticket_id == ticket.id).order_by(TicketTag.tag))).scalars())
 
 
 async def remove_tag(tx: Tx, number: int, tag: str) -> Ticket:
     """Remove a label. Staff only. Emits ``ticket.tag_removed`` when the tag was there."""
     value = _tag(tag)
     ticket = await ticket_for(tx, number, Capability.EDIT)
-    result = await tx.session.execute(
-        delete(TicketTag).where(TicketTag.ticket_id == ticket.id, TicketTag.tag == value)
-    )
-    if result.rowcount:  # type: ignore[attr-defined]
+    current = await _tags_of(tx, ticket)
+    if value in current:
+        await tx.session.execute(delete(TicketTag).where(TicketTag.ticket_id == ticket.id, TicketTag.tag == value))
         touch(tx, ticket)
-        await tx.record(ev.TICKET_TAG_REMOVED, ticket=ticket, tag=value)
+        await tx.record(ev.TICKET_TAG_REMOVED, ticket=ticket, tag=value, before={"tags": current},
+                        after={"tags": [t for t in current if t != value]})
     return ticket
 
 
@@ -481,12 +487,21 @@ async def add_participant(tx: Tx, number: int, member_id: int, *, kind: str = "p
         raise ValidationFailed("kind must be participant or contact", field="kind")
     ticket = await ticket_for(tx, number, Capability.EDIT)
     member = await get_member(tx, member_id)
-    if await tx.session.get(TicketParticipant, (ticket.id, member.id, kind)) is None:
+    current = await _people_of(tx, ticket, kind)
+    if member.id not in current:
         tx.session.add(TicketParticipant(ticket_id=ticket.id, member_id=member.id, kind=kind, added_at=tx.now))
         touch(tx, ticket)
         await tx.record(ev.TICKET_PARTICIPANT_ADDED if kind == "participant" else ev.TICKET_CONTACT_ADDED,
-                        ticket=ticket, member_id=member.id)
+                        ticket=ticket, member_id=member.id, before={f"{kind}_ids": current},
+                        after={f"{kind}_ids": sorted([*current, member.id])})
     return ticket
+
+
+async def _people_of(tx: Tx, ticket: Ticket, kind: str) -> list[int]:
+    return list((await tx.session.execute(
+        select(TicketParticipant.member_id).where(TicketParticipant.ticket_id == ticket.id,
+                                                  TicketParticipant.kind == kind)
+        .order_by(TicketParticipant.member_id))).scalars())
 
 
 async def remove_participant(tx: Tx, number: int, member_id: int, *, kind: str = "participant") -> Ticket:
@@ -495,17 +510,19 @@ async def remove_participant(tx: Tx, number: int, member_id: int, *, kind: str =
     if kind not in ("participant", "contact"):
         raise ValidationFailed("kind must be participant or contact", field="kind")
     ticket = await ticket_for(tx, number, Capability.EDIT)
-    result = await tx.session.execute(
-        delete(TicketParticipant).where(
-            TicketParticipant.ticket_id == ticket.id,
-            TicketParticipant.member_id == member_id,
-            TicketParticipant.kind == kind,
+    current = await _people_of(tx, ticket, kind)
+    if member_id in current:
+        await tx.session.execute(
+            delete(TicketParticipant).where(
+                TicketParticipant.ticket_id == ticket.id,
+                TicketParticipant.member_id == member_id,
+                TicketParticipant.kind == kind,
+            )
         )
-    )
-    if result.rowcount:  # type: ignore[attr-defined]
         touch(tx, ticket)
         await tx.record(ev.TICKET_PARTICIPANT_REMOVED if kind == "participant" else ev.TICKET_CONTACT_REMOVED,
-                        ticket=ticket, member_id=member_id)
+                        ticket=ticket, member_id=member_id, before={f"{kind}_ids": current},
+                        after={f"{kind}_ids": [m for m in current if m != member_id]})
     return ticket
 
 

@@ -121,6 +121,8 @@ class TicketAccess:
     assignee_id: int | None = None
     lockdown: bool = False
     closed: bool = False
+    # The team the ticket itself is routed to (it may differ from the type's team).
+    team_id: int | None = None
 
 
 def is_type_staff(actor: Actor, type_access: TypeAccess) -> bool:
@@ -137,9 +139,12 @@ def is_type_staff(actor: Actor, type_access: TypeAccess) -> bool:
 
 
 def is_ticket_staff(actor: Actor, ticket: TicketAccess) -> bool:
-    """Staff on this ticket. Under lockdown only management keeps staff access."""
+    """Staff on this ticket: staff of its type, or a member of the team it is routed to.
+    Under lockdown only management keeps staff access."""
     if ticket.lockdown:
         return actor.is_management
+    if ticket.team_id is not None and ticket.team_id in actor.team_ids:
+        return True
     return is_type_staff(actor, ticket.type)
 
 
