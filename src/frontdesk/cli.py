@@ -158,7 +158,8 @@ def serve(
         return
     from frontdesk.api.app import create_app
 
-    uvicorn.run(create_app(build_desk(settings)), host=settings.host, port=settings.port, log_config=None)
+    api = create_app(build_desk(settings), max_attachment_bytes=settings.max_attachment_bytes)
+    uvicorn.run(api, host=settings.host, port=settings.port, log_config=None)
 
 
 async def _prepare_demo(desk: Desk) -> str | None:
