@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from frontdesk.actions.base import Tx, get_member, get_type, get_workspace
+from frontdesk.actions.transcripts import apply_retention_setting
 from frontdesk.db.models import (
     ApiToken,
     CustomFieldDefinition,
@@ -139,7 +140,11 @@ async def update_workspace(tx: Tx, *, name: str | None = None, timezone: str | N
                                    field="settings.transcript_retention_days")
         merged["management_role_ids"] = _snowflakes(merged.get("management_role_ids"),
                                                     "settings.management_role_ids")
+        old_retention = (workspace.settings or {}).get("transcript_retention_days")
         workspace.settings = merged
+        if retention != old_retention:
+            # Transcripts already kept follow the new retention, not the one they were made under.
+            await apply_retention_setting(tx)
     await tx.record("workspace.updated", before=before,
                     after={"name": workspace.name, "timezone": workspace.timezone, "settings": workspace.settings})
     return workspace
