@@ -44,7 +44,8 @@ async def merge_tickets(tx: Tx, source_number: int, into_number: int) -> Ticket:
     note_ids = list((await tx.session.execute(
         select(Message.id).where(Message.ticket_id == source.id).order_by(Message.id)
     )).scalars())
-    source_tags = set((await tx.session.execute(select(TicketTag.tag).where(TicketTag.ticket_id == source.id))).scalars())
+    source_tags = set((await tx.session.execute(
+        select(TicketTag.tag).where(TicketTag.ticket_id == source.id))).scalars())
     dest_tags = set((await tx.session.execute(select(TicketTag.tag).where(TicketTag.ticket_id == dest.id))).scalars())
     added_tags = sorted(source_tags - dest_tags)
     source_people = set((await tx.session.execute(
@@ -87,7 +88,8 @@ async def merge_tickets(tx: Tx, source_number: int, into_number: int) -> Ticket:
 async def unmerge_ticket(tx: Tx, source_number: int) -> Ticket:
     """Undo the merge of ticket ``source_number`` within 30 days: moves back exactly the
     conversations and notes the merge moved, removes the tags and participants it added, and
-    restores the source's status. Read from the merge's event. Staff of both tickets only.
+    restores the source's status. Read from the merge's event. Staff of both tickets only;
+    refused while the destination is itself merged into a third ticket.
     Emits ``ticket.unmerged`` on both tickets."""
     source = await ticket_for(tx, source_number, Capability.MERGE)
     if source.merged_into_id is None:
@@ -95,6 +97,9 @@ async def unmerge_ticket(tx: Tx, source_number: int) -> Ticket:
     dest = await tx.session.get(Ticket, source.merged_into_id)
     assert dest is not None
     await ticket_for(tx, dest.number, Capability.MERGE)
+    if dest.merged_into_id is not None:
+        # What moved now sits on a third ticket; undo the later merge first.
+        raise UnmergeRefused(f"ticket {dest.number} was itself merged afterwards; unmerge it first")
     merge_event = (await tx.session.execute(
         select(Event).where(Event.ticket_id == dest.id, Event.type == ev.TICKET_MERGED)
         .order_by(Event.id.desc())
