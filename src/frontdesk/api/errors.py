@@ -51,7 +51,8 @@ def problem(status: int, code: str, title: str, detail: str, instance: str,
     }
     if errors:
         body["errors"] = errors
-    body.update(extra)
+    # Extra members never replace the standard ones.
+    body.update({k: v for k, v in extra.items() if k not in body})
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
@@ -64,9 +65,13 @@ def _field(loc: tuple[Any, ...]) -> str:
 def install(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> JSONResponse:
+        status = status_for(exc)
         errors = [{"field": p.field, "message": p.message} for p in exc.problems]
+        if status == 422 and not errors:
+            # Bad input always names what was wrong; without a field it is the request body.
+            errors = [{"field": "body", "message": exc.message}]
         extra = {k: v for k, v in exc.extra.items() if isinstance(v, str | int | float | bool)}
-        return problem(status_for(exc), exc.code, exc.title, exc.message, request.url.path, errors, **extra)
+        return problem(status, exc.code, exc.title, exc.message, request.url.path, errors, **extra)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -75,7 +80,10 @@ def install(app: FastAPI) -> None:
             loc = tuple(err.get("loc", ()))
             message = err.get("msg", "invalid")
             if err.get("type") == "json_invalid":
-                message = "the request body is not valid JSON"
+                # The location is a character offset, not a field: the body as a whole is at fault.
+                reason = (err.get("ctx") or {}).get("error") or "invalid"
+                where = f" at character {loc[-1]}" if loc and isinstance(loc[-1], int) else ""
+                loc, message = ("body",), f"the request body is not valid JSON: {reason}{where}"
             errors.append({"field": _field(loc), "message": message})
         first = errors[0] if errors else {"field": "body", "message": "invalid"}
         return problem(422, "validation_failed", "Invalid input", f"{first['field']}: {first['message']}",
