@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -41,29 +42,42 @@ def _replay(row: IdempotencyKey, print_: str) -> JSONResponse:
     return JSONResponse(row.response_body, status_code=row.response_status, headers={"Idempotent-Replayed": "true"})
 
 
+def shaped(response_model: type[BaseModel], body: dict[str, Any]) -> dict[str, Any]:
+    """``body`` as ``response_model`` serialises it, so a created resource has exactly the shape
+    a later read of it has."""
+    return response_model.model_validate(body).model_dump(mode="json")
+
+
 async def run_creating(
     caller: Caller,
     key: str | None,
     print_: str,
     create: Callable[[Tx], Awaitable[dict[str, Any]]],
     *,
+    response_model: type[BaseModel],
     status_code: int = 201,
 ) -> JSONResponse:
     """Run ``create`` in one transaction, honouring ``key`` when one was sent."""
     if not key:
         async with caller.tx() as tx:
-            body = await create(tx)
+            body = shaped(response_model, await create(tx))
         return JSONResponse(body, status_code=status_code)
     try:
         async with caller.tx() as tx:
             row = await _stored(tx, caller, key)
             if row is not None:
                 return _replay(row, print_)
-            body = await create(tx)
-            tx.session.add(IdempotencyKey(
+            # Claim the key before doing the work: a concurrent request with the same key then
+            # waits on the unique index until this transaction ends, and replays its answer
+            # (or, if this one failed, runs itself).
+            row = IdempotencyKey(
                 workspace_id=caller.workspace_id, member_id=caller.actor.member_id, key=key,
-                fingerprint=print_, response_status=status_code, response_body=body, created_at=tx.now,
-            ))
+                fingerprint=print_, response_status=status_code, response_body={}, created_at=tx.now,
+            )
+            tx.session.add(row)
+            await tx.session.flush()
+            body = shaped(response_model, await create(tx))
+            row.response_body = body
             await tx.session.flush()
     except IntegrityError:
         # Another request with the same key committed first; answer as it did.

@@ -41,7 +41,8 @@ async def create(body: s.ConversationCreate, request: Request, caller: CallerDep
         conversation = await conv.start_conversation(tx, **data)
         return await _detail(tx, conversation.id)
 
-    return await run_creating(caller, idempotency_key, fingerprint("POST", request.url.path, data), run)
+    return await run_creating(caller, idempotency_key, fingerprint("POST", request.url.path, data), run,
+                              response_model=s.ConversationDetail)
 
 
 @router.get("", response_model=s.ConversationPage, summary="List conversations")
@@ -69,7 +70,8 @@ async def post(conversation_id: int, body: s.ConversationMessageIn, request: Req
         message = await conv.post_in_conversation(tx, conversation_id, body.body, internal=body.internal)
         return (await present_messages(tx, [message], ticket=None, staff=True))[0]
 
-    return await run_creating(caller, idempotency_key, fingerprint("POST", request.url.path, data), run)
+    return await run_creating(caller, idempotency_key, fingerprint("POST", request.url.path, data), run,
+                              response_model=s.MessageOut)
 
 
 @router.post("/{conversation_id}/solve", response_model=s.ConversationDetail, summary="Solve without a ticket")

@@ -65,7 +65,8 @@ async def create_ticket(body: s.TicketCreate, request: Request, caller: CallerDe
         ticket = await tickets.open_ticket(tx, **data)
         return await present_ticket(tx, ticket)
 
-    return await run_creating(caller, idempotency_key, fingerprint("POST", request.url.path, data), create)
+    return await run_creating(caller, idempotency_key, fingerprint("POST", request.url.path, data), create,
+                              response_model=s.TicketOut)
 
 
 @router.get("", response_model=s.TicketPage, summary="List tickets")
@@ -315,7 +316,8 @@ async def post_message(number: int, body: s.MessageIn, request: Request, caller:
         ticket = await tickets_by_id(tx, number)
         return (await present_messages(tx, [message], ticket=ticket, staff=True))[0]
 
-    return await run_creating(caller, idempotency_key, fingerprint("POST", request.url.path, data), create)
+    return await run_creating(caller, idempotency_key, fingerprint("POST", request.url.path, data), create,
+                              response_model=s.MessageOut)
 
 
 @router.post("/{number}/notes", status_code=201, response_model=s.MessageOut, summary="Add an internal note")
@@ -330,7 +332,8 @@ async def add_note(number: int, body: s.NoteIn, request: Request, caller: Caller
         ticket = await tickets_by_id(tx, number)
         return (await present_messages(tx, [note], ticket=ticket, staff=True))[0]
 
-    return await run_creating(caller, idempotency_key, fingerprint("POST", request.url.path, data), create)
+    return await run_creating(caller, idempotency_key, fingerprint("POST", request.url.path, data), create,
+                              response_model=s.MessageOut)
 
 
 async def tickets_by_id(tx: Tx, number: int) -> Ticket:

@@ -9,13 +9,13 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
 from frontdesk.actions import members as m
-from frontdesk.actions.base import Tx, get_member, get_workspace
+from frontdesk.actions.base import Tx, get_member, get_workspace, type_access
 from frontdesk.api import schemas as s
 from frontdesk.api.deps import CallerDep, IdempotencyKey
 from frontdesk.api.idempotency import fingerprint, run_creating
 from frontdesk.db.models import Team, TicketType
 from frontdesk.domain.errors import NotFound, ValidationFailed
-from frontdesk.domain.permissions import require_staff
+from frontdesk.domain.permissions import is_type_staff, require_staff
 from frontdesk.queries.tickets import workspace_events
 from frontdesk.queries.workspace import (
     list_fields,
@@ -36,9 +36,17 @@ router = APIRouter(prefix="/api/v1")
 
 @router.get("/me", response_model=s.MeOut, tags=["workspace"], summary="Who the token acts as")
 async def me(caller: CallerDep) -> dict[str, Any]:
+    """`is_staff` is true when the member staffs at least one ticket type, by any of the three
+    paths (a type's staff role, a Discord power or role, a team permission)."""
     actor = caller.actor
+    is_staff = actor.is_staff_anywhere
+    if not is_staff:
+        async with caller.read() as tx:
+            types = (await tx.session.execute(
+                select(TicketType).where(TicketType.workspace_id == caller.workspace_id))).scalars()
+            is_staff = any(is_type_staff(actor, type_access(t)) for t in types)
     return {"workspace_id": caller.workspace_id, "member_id": actor.member_id, "display_name": actor.display_name,
-            "role": actor.role.value, "is_staff": actor.is_staff_anywhere, "is_management": actor.is_management}
+            "role": actor.role.value, "is_staff": is_staff, "is_management": actor.is_management}
 
 
 @router.get("/workspace", response_model=s.WorkspaceOut, tags=["workspace"], summary="The token's workspace")
@@ -75,7 +83,8 @@ async def members_create(body: s.MemberIn, request: Request, caller: CallerDep,
     async def run(tx: Tx) -> dict[str, Any]:
         return (await present_members(tx, [await m.add_member(tx, **data)]))[0]
 
-    return await run_creating(caller, idempotency_key, fingerprint("POST", request.url.path, data), run)
+    return await run_creating(caller, idempotency_key, fingerprint("POST", request.url.path, data), run,
+                              response_model=s.MemberOut)
 
 
 @router.get("/members/{member_id}", response_model=s.MemberOut, tags=["members"], summary="Get a member")
@@ -119,7 +128,8 @@ async def teams_create(body: s.TeamIn_, request: Request, caller: CallerDep,
     async def run(tx: Tx) -> dict[str, Any]:
         return (await present_teams(tx, [await m.create_team(tx, **data)]))[0]
 
-    return await run_creating(caller, idempotency_key, fingerprint("POST", request.url.path, data), run)
+    return await run_creating(caller, idempotency_key, fingerprint("POST", request.url.path, data), run,
+                              response_model=s.TeamOut)
 
 
 @router.get("/teams/{team_id}", response_model=s.TeamOut, tags=["teams"], summary="Get a team")
@@ -169,7 +179,8 @@ async def types_create(body: s.TicketTypeIn, request: Request, caller: CallerDep
     async def run(tx: Tx) -> dict[str, Any]:
         return present_type(await m.create_ticket_type(tx, **values))
 
-    return await run_creating(caller, idempotency_key, fingerprint("POST", request.url.path, values), run)
+    return await run_creating(caller, idempotency_key, fingerprint("POST", request.url.path, values), run,
+                              response_model=s.TicketTypeOut)
 
 
 @router.get("/ticket-types/{type_id}", response_model=s.TicketTypeOut, tags=["ticket types"],
@@ -209,7 +220,8 @@ async def fields_create(body: s.CustomFieldIn, request: Request, caller: CallerD
     async def run(tx: Tx) -> dict[str, Any]:
         return present_field(await m.define_custom_field(tx, **data))
 
-    return await run_creating(caller, idempotency_key, fingerprint("POST", request.url.path, data), run)
+    return await run_creating(caller, idempotency_key, fingerprint("POST", request.url.path, data), run,
+                              response_model=s.CustomFieldOut)
 
 
 # --- tokens -----------------------------------------------------------------------------------------------------
@@ -234,7 +246,8 @@ async def tokens_create(body: s.TokenIn, request: Request, caller: CallerDep,
                                                  name=body.name)
         return present_token(token) | {"token": secret}
 
-    return await run_creating(caller, idempotency_key, fingerprint("POST", request.url.path, data), run)
+    return await run_creating(caller, idempotency_key, fingerprint("POST", request.url.path, data), run,
+                              response_model=s.TokenCreated)
 
 
 @router.delete("/tokens/{token_id}", response_model=s.TokenOut, tags=["tokens"], summary="Revoke an API token")
