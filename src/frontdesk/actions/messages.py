@@ -211,7 +211,11 @@ async def edit_message(tx: Tx, message_id: int, body: str) -> Message:
     if ticket is not None:
         await ticket_for(tx, ticket.number, Capability.VIEW)
         if message.visibility == Visibility.INTERNAL:
-            await ticket_for(tx, ticket.number, Capability.NOTE)
+            try:
+                await ticket_for(tx, ticket.number, Capability.NOTE)
+            except NotPermitted:
+                # A note does not exist for whoever may not read notes.
+                raise NotFound(f"message {message_id} not found") from None
     if message.author_id is None or message.author_id != tx.actor.member_id:
         raise NotPermitted("only the author may edit a message")
     text = _body(body, [])

@@ -15,7 +15,7 @@ from frontdesk.actions.transcripts import purge_expired_transcripts
 from frontdesk.api import schemas as s
 from frontdesk.api.deps import CallerDep
 from frontdesk.db.models import Attachment, Conversation, Message, Ticket, Transcript
-from frontdesk.domain.errors import NotFound
+from frontdesk.domain.errors import NotFound, NotPermitted
 from frontdesk.domain.permissions import Capability
 from frontdesk.queries.tickets import present_messages
 from frontdesk.queries.workspace import present_transcript
@@ -115,7 +115,8 @@ async def attachment(attachment_id: int, caller: CallerDep) -> Response:
                 if conversation is None or conversation.customer_id != caller.actor.member_id \
                         or message.visibility == "internal":
                     raise NotFound("hidden")
-        except NotFound:
+        except (NotFound, NotPermitted):
+            # An attachment on a note the caller may not read does not exist for them.
             raise NotFound(f"attachment {attachment_id} not found") from None
         if row.storage_key is None:
             return Response(status_code=307, headers={"Location": row.url or ""})
