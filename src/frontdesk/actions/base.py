@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -31,6 +31,9 @@ class Tx:
     files: FileStore
     dialect: str
     events: list[Event] = field(default_factory=list)
+    db: Database | None = None
+    # Set once this transaction has written the workspace row (so it holds its lock).
+    workspace_written: bool = False
 
     @property
     def actor_kind(self) -> str:
@@ -89,19 +92,26 @@ class Desk:
         self.db = db
         self.clock = clock or SystemClock()
         self.files = files or FileStore(None)
+        # Called with the events of each committed transaction (in this process).
+        self.after_commit: list[Callable[[list[Event]], None]] = []
 
     @asynccontextmanager
     async def tx(self, actor: Actor, workspace_id: int) -> AsyncIterator[Tx]:
         """One action's transaction: commits when the block ends, rolls back on any error."""
         async with self.db.transaction() as session:
-            yield Tx(
+            tx = Tx(
                 session=session,
                 actor=actor,
                 workspace_id=workspace_id,
                 now=self.clock.now(),
                 files=self.files,
                 dialect=self.db.dialect,
+                db=self.db,
             )
+            yield tx
+        if tx.events:
+            for hook in self.after_commit:
+                hook(tx.events)
 
     @asynccontextmanager
     async def read(self, actor: Actor, workspace_id: int) -> AsyncIterator[Tx]:

@@ -25,7 +25,14 @@ from frontdesk.db.models import (
 )
 from frontdesk.domain.errors import Conflict, NotFound, ValidationFailed
 from frontdesk.domain.fields import check_definition, parse_intake_questions
-from frontdesk.domain.permissions import TEAM_PERMISSIONS, Actor, Role, require_workspace_admin
+from frontdesk.domain.permissions import (
+    ADMINISTRATOR,
+    MANAGE_CHANNELS,
+    TEAM_PERMISSIONS,
+    Actor,
+    Role,
+    require_workspace_admin,
+)
 from frontdesk.domain.tickets import DiscordMode
 
 TOKEN_PREFIX = "fd_"
@@ -57,6 +64,32 @@ def _role(value: str) -> Role:
         return Role(value)
     except ValueError:
         raise ValidationFailed(f"role must be one of {', '.join(r.value for r in Role)}", field="role") from None
+
+
+def _email(value: str | None) -> str | None:
+    if value is None:
+        return None
+    email = str(value).strip().lower()
+    if not _EMAIL.match(email) or len(email) > 254:
+        raise ValidationFailed("email is not an email address", field="email")
+    return email
+
+
+def _powers(values: list[str] | None) -> list[str]:
+    powers = sorted(set(values or []))
+    for power in powers:
+        if power not in (MANAGE_CHANNELS, ADMINISTRATOR):
+            raise ValidationFailed(f"discord_powers may hold {MANAGE_CHANNELS} and {ADMINISTRATOR}",
+                                   field="discord_powers")
+    return powers
+
+
+def _text(value: Any, field: str, limit: int) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > limit:
+        raise ValidationFailed(f"{field} must be text of at most {limit} characters", field=field)
+    return value.strip() or None
 
 
 def _snowflakes(values: list[Any] | None, field: str) -> list[str]:
@@ -113,6 +146,7 @@ async def create_workspace(tx: Tx, *, name: str, timezone: str = "UTC", discord_
     except IntegrityError:
         raise Conflict("a workspace for this Discord server already exists") from None
     tx.workspace_id = workspace.id
+    tx.workspace_written = True
     await tx.record("workspace.created", name=workspace.name)
     return workspace
 
@@ -123,6 +157,7 @@ async def update_workspace(tx: Tx, *, name: str | None = None, timezone: str | N
     Emits ``workspace.updated``."""
     require_workspace_admin(tx.actor, "change workspace settings")
     workspace = await get_workspace(tx)
+    tx.workspace_written = True
     before = {"name": workspace.name, "timezone": workspace.timezone, "settings": workspace.settings}
     if name is not None:
         workspace.name = _name(name)
@@ -168,17 +203,10 @@ async def add_member(
         require_workspace_admin(tx.actor, "add staff members")
     elif not tx.actor.is_staff_anywhere:
         require_workspace_admin(tx.actor, "add members")
-    if email is not None:
-        email = email.strip().lower()
-        if not _EMAIL.match(email):
-            raise ValidationFailed("email is not an email address", field="email")
+    email = _email(email)
     if discord_user_id is not None and not _SNOWFLAKE.match(str(discord_user_id)):
         raise ValidationFailed("discord_user_id is not a Discord id", field="discord_user_id")
-    powers = sorted(set(discord_powers or []))
-    for power in powers:
-        if power not in ("manage_channels", "administrator"):
-            raise ValidationFailed("discord_powers may hold manage_channels and administrator",
-                                   field="discord_powers")
+    powers = _powers(discord_powers)
     member = Member(
         workspace_id=tx.workspace_id,
         display_name=_name(display_name, "display_name"),
@@ -223,11 +251,16 @@ async def update_member(tx: Tx, member_id: int, changes: dict[str, Any]) -> Memb
         elif key == "discord_role_ids":
             member.discord_role_ids = _snowflakes(value, "discord_role_ids")
         elif key == "discord_powers":
-            member.discord_powers = sorted(set(value or []))
+            member.discord_powers = _powers(value)
         elif key == "email":
-            member.email = value
+            member.email = _email(value)
         else:
             raise ValidationFailed(f"{key} cannot be changed", field=key)
+    try:
+        async with tx.session.begin_nested():
+            await tx.session.flush()
+    except IntegrityError:
+        raise Conflict("a member with this email already exists", field="email") from None
     await tx.record("member.updated", member_id=member.id, before=before,
                     after={k: getattr(member, k) for k in changes})
     return member
@@ -249,7 +282,7 @@ async def create_team(tx: Tx, *, name: str, permissions: list[str] | None = None
             tx.session.add(team)
             await tx.session.flush()
     except IntegrityError:
-        raise Conflict(f"a team named {name!r} already exists") from None
+        raise Conflict(f"a team named {name!r} already exists", field="name") from None
     for member_id in member_ids or []:
         await get_member(tx, member_id, field="member_ids")
         tx.session.add(TeamMember(team_id=team.id, member_id=member_id))
@@ -264,7 +297,8 @@ async def set_team_members(tx: Tx, team_id: int, member_ids: list[int]) -> Team:
     team = await tx.session.get(Team, team_id)
     if team is None or team.workspace_id != tx.workspace_id:
         raise NotFound(f"team {team_id} not found")
-    current = set((await tx.session.execute(select(TeamMember.member_id).where(TeamMember.team_id == team.id))).scalars())
+    current = set((await tx.session.execute(
+        select(TeamMember.member_id).where(TeamMember.team_id == team.id))).scalars())
     wanted = set(member_ids)
     for member_id in wanted - current:
         await get_member(tx, member_id, field="member_ids")
@@ -283,12 +317,17 @@ TYPE_FIELDS = {
 }
 
 
+_TYPE_TEXT_LIMITS = {"emoji": 64, "description": 1000, "category": 100}
+
+
 async def _apply_type_fields(tx: Tx, ticket_type: TicketType, values: dict[str, Any]) -> None:
     for key, value in values.items():
         if key not in TYPE_FIELDS:
             raise ValidationFailed(f"{key} is not a ticket type field", field=key)
         if key == "name":
             value = _name(value)
+        elif key in _TYPE_TEXT_LIMITS:
+            value = _text(value, key, _TYPE_TEXT_LIMITS[key])
         elif key in ("staff_role_ids", "allowed_role_ids"):
             value = _snowflakes(value, key)
         elif key == "intake_questions":

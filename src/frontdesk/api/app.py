@@ -11,6 +11,7 @@ from sqlalchemy import text
 from frontdesk import __version__
 from frontdesk.actions.base import Desk
 from frontdesk.api import errors
+from frontdesk.api.auth import ActorCache
 from frontdesk.api.routers import conversations, tickets, transcripts, workspace
 
 DESCRIPTION = """
@@ -28,6 +29,8 @@ def create_app(desk: Desk, *, max_attachment_bytes: int = 25 * 1024 * 1024) -> F
                   openapi_url="/openapi.json", docs_url="/docs", redoc_url=None)
     app.state.desk = desk
     app.state.max_attachment_bytes = max_attachment_bytes
+    app.state.actor_cache = ActorCache()
+    desk.after_commit.append(app.state.actor_cache.on_commit)
     errors.install(app)
     app.include_router(tickets.router)
     app.include_router(conversations.router)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from frontdesk.actions.base import Desk
 from frontdesk.api.auth import Caller, authenticate
@@ -15,11 +16,19 @@ def get_desk(request: Request) -> Desk:
     return desk
 
 
+# Declares the bearer requirement in the OpenAPI document. It does not refuse requests itself:
+# ``authenticate`` reads the header, so a missing token and a malformed header each get a
+# problem+json answer of their own.
+bearer = HTTPBearer(auto_error=False, bearerFormat="API token",
+                    description="An API token, sent as `Authorization: Bearer <token>`")
+
+
 async def get_caller(
     request: Request,
-    authorization: Annotated[str | None, Header(description="Bearer <API token>")] = None,
+    _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)] = None,
 ) -> Caller:
-    return await authenticate(get_desk(request), authorization)
+    return await authenticate(get_desk(request), request.headers.get("authorization"),
+                              request.app.state.actor_cache)
 
 
 DeskDep = Annotated[Desk, Depends(get_desk)]

@@ -57,6 +57,11 @@ class Database:
                 url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False
             )
             self.read_engine = self.write_engine
+            # A small pool of its own for counters taken outside the caller's transaction, so
+            # a request holding a connection never waits on the pool it holds one from.
+            self.counter_engine = create_async_engine(
+                url, pool_size=4, max_overflow=4, isolation_level="AUTOCOMMIT"
+            )
         self._write_sessions = async_sessionmaker(self.write_engine, expire_on_commit=False, autoflush=True)
         self._read_sessions = async_sessionmaker(self.read_engine, expire_on_commit=False, autoflush=False)
 
@@ -76,7 +81,16 @@ class Database:
         async with self._read_sessions() as session:
             yield session
 
+    async def take_counter(self, statement: Any) -> Any:
+        """Run one counter-taking statement in a transaction of its own, committed at once,
+        and return its scalar. PostgreSQL only: on SQLite the caller's transaction already
+        holds the only write lock, so counters are taken inside it."""
+        async with self.counter_engine.connect() as conn:
+            return (await conn.execute(statement)).scalar_one()
+
     async def dispose(self) -> None:
+        if not self.is_sqlite:
+            await self.counter_engine.dispose()
         await self.write_engine.dispose()
         if self.read_engine is not self.write_engine:
             await self.read_engine.dispose()
