@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 Priority = Literal["low", "normal", "high", "urgent"]
 StatusName = Literal["open", "in_progress", "waiting", "resolved", "closed"]
+RoleName = Literal["owner", "admin", "manager", "staff", "customer"]
 CloseReasonName = Literal["resolved", "duplicate", "user_unresponsive", "out_of_scope", "spam", "other"]
 
 
@@ -323,7 +324,7 @@ class WorkspacePatch(Strict):
 
 class MemberIn(Strict):
     display_name: str
-    role: Literal["owner", "admin", "manager", "staff", "customer"] = "customer"
+    role: RoleName = "customer"
     email: str | None = None
     discord_user_id: str | None = None
     discord_role_ids: list[str] | None = None
@@ -333,7 +334,7 @@ class MemberIn(Strict):
 
 class MemberPatch(Strict):
     display_name: str | None = None
-    role: Literal["owner", "admin", "manager", "staff", "customer"] | None = None
+    role: RoleName | None = None
     email: str | None = None
     available: bool | None = None
     discord_role_ids: list[str] | None = None

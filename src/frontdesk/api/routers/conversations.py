@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
@@ -46,7 +46,8 @@ async def create(body: s.ConversationCreate, request: Request, caller: CallerDep
 
 
 @router.get("", response_model=s.ConversationPage, summary="List conversations")
-async def list_all(caller: CallerDep, status: str | None = None,
+async def list_all(caller: CallerDep,
+                   status: Annotated[Literal["open", "solved"] | None, Query(description="open or solved")] = None,
                    linked: Annotated[bool | None, Query(description="linked to a ticket or not")] = None,
                    cursor: str | None = None, limit: Annotated[int, Query(ge=1, le=200)] = 50) -> dict[str, Any]:
     async with caller.read() as tx:

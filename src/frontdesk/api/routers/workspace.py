@@ -67,8 +67,9 @@ async def patch_ws(body: s.WorkspacePatch, caller: CallerDep) -> dict[str, Any]:
 
 
 @router.get("/members", response_model=s.MemberPage, tags=["members"], summary="List members")
-async def members_list(caller: CallerDep, role: str | None = None, q: str | None = None, cursor: str | None = None,
-                       limit: Annotated[int, Query(ge=1, le=200)] = 100) -> dict[str, Any]:
+async def members_list(caller: CallerDep, role: Annotated[s.RoleName | None, Query()] = None,
+                       q: Annotated[str | None, Query(description="text in the display name")] = None,
+                       cursor: str | None = None, limit: Annotated[int, Query(ge=1, le=200)] = 100) -> dict[str, Any]:
     require_staff(caller.actor, "list members")
     async with caller.read() as tx:
         items, next_cursor = await list_members(tx, role=role, q=q, cursor=cursor, limit=limit)
