@@ -23,11 +23,11 @@ async def count(world: World, model: type[Base], *where: Any) -> int:
 
 async def table_counts(world: World) -> dict[str, int]:
     """Rows in every table: compare before and after to prove a failed action left nothing."""
-    out = {}
+    tables = Base.metadata.sorted_tables
+    stmt = select(*(select(func.count()).select_from(t).scalar_subquery().label(t.name) for t in tables))
     async with world.desk.db.reading() as session:
-        for table in Base.metadata.sorted_tables:
-            out[table.name] = int(await session.scalar(select(func.count()).select_from(table)) or 0)
-    return out
+        row = (await session.execute(stmt)).one()
+    return {t.name: int(n) for t, n in zip(tables, row, strict=True)}
 
 
 async def events(world: World, type: str | None = None, *, number: int | None = None) -> list[Event]:

@@ -40,23 +40,23 @@ async def test_closing_records_reason_note_time_and_who(world, clock):
         "resolved", "Fixed in 2.1", False)
 
 
-@pytest.mark.parametrize("reason", ["resolved", "duplicate", "user_unresponsive", "out_of_scope", "spam", "other"])
-async def test_every_close_reason_is_accepted(world, reason):
-    t = await world.open("alice")
-    await world.run("staff", lifecycle.close_ticket, t.number, reason=reason)
-    assert (await ticket(world, t.number)).close_reason == reason
+async def test_every_close_reason_is_accepted(world):
+    for reason in ("resolved", "duplicate", "user_unresponsive", "out_of_scope", "spam", "other"):
+        t = await world.open("alice")
+        await world.run("staff", lifecycle.close_ticket, t.number, reason=reason)
+        assert (await ticket(world, t.number)).close_reason == reason
 
 
-@pytest.mark.parametrize(("kwargs", "field"), [
-    ({"reason": ""}, "reason"),
-    ({"reason": "bored"}, "reason"),
-    ({"reason": "resolved", "note": "x" * 501}, "note"),
-])
-async def test_closing_needs_a_known_reason_and_a_short_note(world, kwargs, field):
+async def test_closing_needs_a_known_reason_and_a_short_note(world):
     t = await world.open("alice")
-    with pytest.raises(ValidationFailed) as caught:
-        await world.run("staff", lifecycle.close_ticket, t.number, **kwargs)
-    assert caught.value.field == field
+    for kwargs, field in [
+        ({"reason": ""}, "reason"),
+        ({"reason": "bored"}, "reason"),
+        ({"reason": "resolved", "note": "x" * 501}, "note"),
+    ]:
+        with pytest.raises(ValidationFailed) as caught:
+            await world.run("staff", lifecycle.close_ticket, t.number, **kwargs)
+        assert caught.value.field == field
     assert (await ticket(world, t.number)).status == "open"
 
 

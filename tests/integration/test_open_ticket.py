@@ -103,12 +103,12 @@ async def test_the_limit_counts_only_tickets_that_are_not_closed(world):
     assert second.number == 2
 
 
-@pytest.mark.parametrize("status", ["in_progress", "waiting", "resolved"])
-async def test_waiting_and_resolved_tickets_still_count_toward_the_limit(world, status):
+async def test_in_progress_waiting_and_resolved_tickets_still_count_toward_the_limit(world):
     first = await world.open("alice")
-    await world.run("staff", tickets.set_status, first.number, status)
-    with pytest.raises(OpenLimitReached):
-        await world.open("alice")
+    for status in ("in_progress", "waiting", "resolved"):
+        await world.run("staff", tickets.set_status, first.number, status)
+        with pytest.raises(OpenLimitReached):
+            await world.open("alice")
 
 
 async def test_raising_the_limit_on_the_type_lets_the_opener_open_again(world):
@@ -219,18 +219,19 @@ async def test_an_unknown_type_is_refused_naming_the_field(world):
     assert caught.value.field == "type_id"
 
 
-@pytest.mark.parametrize(("kwargs", "field"), [
-    ({"priority": "asap"}, "priority"),
-    ({"title": "x" * 201}, "title"),
-    ({"title": "   "}, "title"),
-    ({"tags": ["ok", "   "]}, "tags"),
-    ({"channel": "pigeon"}, "channel"),
-    ({"team_id": 999_999}, "team_id"),
-])
-async def test_bad_input_when_opening_names_the_field(world, kwargs, field):
-    with pytest.raises(ValidationFailed) as caught:
-        await world.open("alice", **kwargs)
-    assert caught.value.field == field
+async def test_bad_input_when_opening_names_the_field(world):
+    for kwargs, field in [
+        ({"priority": "asap"}, "priority"),
+        ({"title": "x" * 201}, "title"),
+        ({"title": "   "}, "title"),
+        ({"tags": ["ok", "   "]}, "tags"),
+        ({"channel": "pigeon"}, "channel"),
+        ({"team_id": 999_999}, "team_id"),
+    ]:
+        with pytest.raises(ValidationFailed) as caught:
+            await world.open("alice", **kwargs)
+        assert caught.value.field == field
+    assert await count(world, Ticket) == 0
 
 
 async def test_a_team_of_another_workspace_cannot_be_given(world):

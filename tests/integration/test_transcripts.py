@@ -84,14 +84,14 @@ async def test_a_purge_touches_only_its_own_workspace(world, clock):
     assert await count(world, Transcript, Transcript.workspace_id == other.id) == 1
 
 
-@pytest.mark.parametrize("who", ["staff", "manager", "alice"])
-async def test_only_admins_and_the_desk_purge_transcripts(world, who):
-    with pytest.raises(NotPermitted):
-        await world.run(who, purge_expired_transcripts)
+async def test_only_admins_and_the_desk_purge_transcripts(world):
+    for who in ("staff", "manager", "alice"):
+        with pytest.raises(NotPermitted):
+            await world.run(who, purge_expired_transcripts)
 
 
-@pytest.mark.parametrize("bad", [0, -3, "30", True, 1.5])
-async def test_the_retention_must_be_a_whole_number_of_days(world, bad):
-    with pytest.raises(ValidationFailed) as caught:
-        await set_retention(world, bad)
-    assert caught.value.field == "settings.transcript_retention_days"
+async def test_the_retention_must_be_a_whole_number_of_days(world):
+    for bad in (0, -3, "30", True, 1.5):
+        with pytest.raises(ValidationFailed) as caught:
+            await set_retention(world, bad)
+        assert caught.value.field == "settings.transcript_retention_days"
