@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import queue
 import re
@@ -12,11 +13,57 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 STARTUP_SECONDS = 120
+
+
+@pytest.fixture
+def served(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """Stand-ins for uvicorn.run and logging setup: what serve would have run, recorded."""
+    import uvicorn
+
+    calls: list[dict[str, Any]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: calls.append({"app": app, **options}))
+    monkeypatch.setattr("frontdesk.cli.configure_logging", lambda settings: None)
+    monkeypatch.setattr("frontdesk.bootstrap.configure_logging", lambda settings: None)
+    return calls
+
+
+def test_serve_demo_builds_the_demo_once_and_prints_a_fresh_token_each_start(cli, served):
+    first = cli.ok("serve", "--demo", "--port", "8123")
+    second = cli.ok("serve", "--demo", "--port", "8123")
+
+    tokens = [re.search(r"API token for Ada \(admin\): (fd_\S+)", r.stdout).group(1) for r in (first, second)]
+    assert "Demo workspace 1" in first.stdout and "Demo workspace" not in second.stdout
+    assert "http://127.0.0.1:8123" in first.stdout
+    assert cli.scalar("SELECT count(*) FROM workspaces") == 1
+    assert tokens[0] != tokens[1]
+    assert {r[0] for r in cli.rows("SELECT token_hash FROM api_tokens")} == {
+        hashlib.sha256(t.encode()).hexdigest() for t in tokens}
+    assert [(c["host"], c["port"]) for c in served] == [("127.0.0.1", 8123)] * 2
+
+
+def test_serve_without_demo_only_migrates(cli, served):
+    result = cli.ok("serve")
+
+    assert "API token" not in result.stdout
+    assert cli.scalar("SELECT count(*) FROM workspaces") == 0
+    assert "up to date" in cli.ok("db", "current").stdout
+
+
+def test_serve_with_several_workers_hands_uvicorn_an_app_factory(cli, served):
+    cli.ok("serve", "--workers", "3", "--no-worker", "--no-discord")
+
+    [call] = served
+    assert call["app"] == "frontdesk.bootstrap:create_app_from_environment"
+    assert call["factory"] is True and call["workers"] == 3
+    from frontdesk.bootstrap import create_app_from_environment
+
+    assert create_app_from_environment().openapi()["info"]["title"] == "frontdesk"
 
 
 def _free_port() -> int:
