@@ -133,13 +133,16 @@ def configure_logging(settings: Settings, stream: IO[str] | None = None) -> None
     production (``log_format=json``, or ``auto`` when stdout is not a terminal) and as
     readable lines in a terminal."""
     out = stream or sys.stdout
+    level = logging.getLevelName(settings.log_level.upper())
+    if not isinstance(level, int):
+        raise ValueError(f"FRONTDESK_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, not {settings.log_level!r}")
     handler = logging.StreamHandler(out)
     handler.setFormatter(JsonFormatter() if use_json_logs(settings.log_format, out) else TextFormatter())
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
     root.addHandler(handler)
-    root.setLevel(settings.log_level.upper())
+    root.setLevel(level)
     # uvicorn's own loggers propagate to ours instead of printing in their own format.
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logger = logging.getLogger(name)

@@ -138,7 +138,10 @@ def serve(
     """Upgrade the database and serve the API (with --demo: and a demo workspace)."""
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     settings = settings_or_exit(**overrides)
-    configure_logging(settings)
+    try:
+        configure_logging(settings)
+    except ValueError as exc:
+        fail(f"bad logging configuration: {exc}", 2)
     with reported_errors(settings):
         revision = ensure_database(settings)
     log.info("database ready", extra={"database": describe_database(settings.database_url), "revision": revision})
