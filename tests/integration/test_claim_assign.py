@@ -146,3 +146,25 @@ async def test_claim_and_assignment_can_differ_on_one_ticket(world):
         view = await get_ticket_view(tx, t.number)
     assert view["claimer"]["id"] == world.member_ids["staff"]
     assert view["assignee"]["id"] == world.member_ids["staff2"]
+
+
+async def test_a_locked_ticket_is_assigned_to_management_only(world):
+    t = await world.open("alice")
+    await world.run("manager", tickets.lockdown_ticket, t.number)
+    with pytest.raises(ValidationFailed) as caught:
+        await world.run("manager", tickets.assign_ticket, t.number, world.member_ids["staff"])
+    assert caught.value.field == "assignee_id"
+    await world.run("manager", tickets.assign_ticket, t.number, world.member_ids["admin"])
+    assert (await ticket(world, t.number)).assignee_id == world.member_ids["admin"]
+
+
+async def test_a_member_of_the_team_a_ticket_is_routed_to_may_be_assigned(world):
+    t = await world.open("vip", "VIP")
+    with pytest.raises(ValidationFailed):
+        await world.run("staff", tickets.assign_ticket, t.number, world.member_ids["bob"])
+    from frontdesk.actions import members
+
+    team = await world.run("admin", members.create_team, name="Concierge", member_ids=[world.member_ids["bob"]])
+    await world.run("staff", tickets.set_team, t.number, team.id)
+    await world.run("staff", tickets.assign_ticket, t.number, world.member_ids["bob"])
+    assert (await ticket(world, t.number)).assignee_id == world.member_ids["bob"]

@@ -222,3 +222,22 @@ async def test_posting_in_a_conversation_linked_to_a_closed_ticket_is_refused(wo
     await world.run("staff", lifecycle.close_ticket, t.number, reason="resolved")
     with pytest.raises(Conflict):
         await world.run("alice", conv.post_in_conversation, c.id, "hello?")
+
+
+async def test_linking_a_conversation_makes_its_customer_a_contact_who_can_write_in_it(world):
+    t = await world.open("alice")
+    c = await start(world, customer="bob", body="Same here")
+    await world.run("staff", conv.link_conversation, t.number, c.id)
+    async with world.tx("staff") as tx:
+        view = await get_ticket_view(tx, t.number)
+    assert [p["id"] for p in view["contacts"]] == [world.member_ids["bob"]]
+    reply = await world.run("bob", messages.post_message, t.number, "Any update?")
+    assert reply.conversation_id == c.id
+
+
+async def test_linking_the_openers_own_second_conversation_adds_no_contact(world):
+    t = await world.open("alice")
+    c = await start(world, customer="alice")
+    await world.run("staff", conv.link_conversation, t.number, c.id)
+    async with world.tx("staff") as tx:
+        assert (await get_ticket_view(tx, t.number))["contacts"] == []

@@ -231,3 +231,16 @@ async def test_a_conversation_unlinked_after_the_merge_stays_where_it_is(world):
     await world.run("staff", merge.unmerge_ticket, source.number)
     rows = await fetch(world, select(Conversation.ticket_id).where(Conversation.id == moved))
     assert rows == [None]
+
+
+async def test_after_a_merge_each_customer_writes_in_their_own_conversation_by_default(world):
+    source, dest = await two_tickets(world)
+    [alices] = await conversations_of(world, source.number)
+    [bobs] = await conversations_of(world, dest.number)
+    await world.run("staff", merge.merge_tickets, source.number, dest.number)
+    from_alice = await world.run("alice", messages.post_message, dest.number, "any news?")
+    from_bob = await world.run("bob", messages.post_message, dest.number, "and for me?")
+    from_staff = await world.run("staff", messages.post_message, dest.number, "replying to the opener")
+    assert (from_alice.conversation_id, from_bob.conversation_id) == (alices, bobs)
+    # staff reply, by default, through the destination opener's own conversation
+    assert from_staff.conversation_id == bobs

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from frontdesk.actions.base import Tx, get_member, ticket_for, touch
 from frontdesk.actions.messages import MESSAGE_MAX
 from frontdesk.actions.tickets import open_ticket
-from frontdesk.db.models import Conversation, Message, Ticket
+from frontdesk.db.models import Conversation, Message, Ticket, TicketParticipant
 from frontdesk.domain import events as ev
 from frontdesk.domain.errors import Conflict, NotFound, NotPermitted, ValidationFailed
 from frontdesk.domain.permissions import Capability
@@ -136,7 +136,8 @@ async def convert_to_ticket(tx: Tx, conversation_id: int, *, type_id: int, title
 
 async def link_conversation(tx: Tx, number: int, conversation_id: int) -> Ticket:
     """Link another conversation to a ticket (several threads about one problem). Staff only.
-    A conversation belongs to at most one ticket. Emits ``conversation.linked``."""
+    A conversation belongs to at most one ticket; its customer, when not the opener, becomes a
+    contact of the ticket. Emits ``conversation.linked``."""
     ticket = await ticket_for(tx, number, Capability.EDIT)
     conversation = await get_conversation(tx, conversation_id)
     if conversation.ticket_id == ticket.id:
@@ -144,8 +145,20 @@ async def link_conversation(tx: Tx, number: int, conversation_id: int) -> Ticket
     if conversation.ticket_id is not None:
         raise Conflict(f"conversation {conversation_id} is linked to another ticket; unlink it first")
     conversation.ticket_id = ticket.id
+    added_contact = None
+    customer_id = conversation.customer_id
+    if customer_id is not None and customer_id != ticket.opener_id:
+        # Whoever the conversation is with is affected by the ticket, and must keep writing
+        # in their conversation (which is now written in through the ticket).
+        known = await tx.session.scalar(select(func.count()).select_from(TicketParticipant).where(
+            TicketParticipant.ticket_id == ticket.id, TicketParticipant.member_id == customer_id))
+        if not known:
+            tx.session.add(TicketParticipant(ticket_id=ticket.id, member_id=customer_id, kind="contact",
+                                             added_at=tx.now))
+            added_contact = customer_id
     touch(tx, ticket)
-    await tx.record(ev.CONVERSATION_LINKED, ticket=ticket, conversation_id=conversation.id)
+    await tx.record(ev.CONVERSATION_LINKED, ticket=ticket, conversation_id=conversation.id,
+                    before={"ticket_id": None}, after={"ticket_id": ticket.id}, added_contact_id=added_contact)
     return ticket
 
 
@@ -163,5 +176,6 @@ async def unlink_conversation(tx: Tx, number: int, conversation_id: int) -> Tick
         raise Conflict("a ticket keeps at least one conversation")
     conversation.ticket_id = None
     touch(tx, ticket)
-    await tx.record(ev.CONVERSATION_UNLINKED, ticket=ticket, conversation_id=conversation.id)
+    await tx.record(ev.CONVERSATION_UNLINKED, ticket=ticket, conversation_id=conversation.id,
+                    before={"ticket_id": ticket.id}, after={"ticket_id": None})
     return ticket

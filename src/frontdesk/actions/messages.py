@@ -67,15 +67,20 @@ async def _store_attachments(tx: Tx, message: Message, attachments: list[NewAtta
         ))
 
 
-async def _primary_conversation(tx: Tx, ticket: Ticket) -> Conversation:
-    conversation = (
-        await tx.session.execute(
-            select(Conversation).where(Conversation.ticket_id == ticket.id).order_by(Conversation.id).limit(1)
-        )
-    ).scalar_one_or_none()
-    if conversation is None:
+async def _default_conversation(tx: Tx, ticket: Ticket, customer_id: int | None) -> Conversation:
+    """Where a message goes when the caller names no conversation: a customer's own
+    conversation of the ticket, else the opener's, else the oldest. A ticket may hold other
+    customers' conversations (linked or merged), and a reply must not go out to them."""
+    conversations = list((await tx.session.execute(
+        select(Conversation).where(Conversation.ticket_id == ticket.id).order_by(Conversation.id)
+    )).scalars())
+    if not conversations:
         raise NotFound(f"ticket {ticket.number} has no conversation to reply in")
-    return conversation
+    for wanted in (customer_id, ticket.opener_id):
+        for conversation in conversations:
+            if wanted is not None and conversation.customer_id == wanted:
+                return conversation
+    return conversations[0]
 
 
 async def post_message(
@@ -90,8 +95,9 @@ async def post_message(
     external_id: str | None = None,
     author_kind: str | None = None,
 ) -> Message:
-    """Post a public message in one of the ticket's conversations (the first by default), so
-    the reply goes out through that conversation's own channel.
+    """Post a public message in one of the ticket's conversations, so the reply goes out
+    through that conversation's own channel. By default a customer writes in their own
+    conversation and staff in the opener's.
 
     Who: staff on the ticket, the opener, participants and contacts. The author kind follows
     who writes (staff or customer); the desk itself posts as ``bot`` unless it names another
@@ -128,7 +134,8 @@ async def post_message(
             raise ValidationFailed(f"conversation {conversation_id} is not linked to ticket {number}",
                                    field="conversation_id")
     else:
-        conversation = await _primary_conversation(tx, ticket)
+        conversation = await _default_conversation(
+            tx, ticket, tx.actor.member_id if kind is AuthorKind.CUSTOMER else None)
     if reply_to_id is not None:
         await _check_reply_to(tx, reply_to_id, ticket)
     message = Message(
