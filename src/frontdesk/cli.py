@@ -123,9 +123,9 @@ def require_schema(settings: Settings) -> None:
 
 @app.command()
 def serve(
-    host: Annotated[str | None, typer.Option(help="Address to listen on [default: FRONTDESK_HOST or 127.0.0.1]")]
+    host: Annotated[str | None, typer.Option(help="Address to listen on (default: FRONTDESK_HOST, else 127.0.0.1)")]
     = None,
-    port: Annotated[int | None, typer.Option(help="Port [default: FRONTDESK_PORT or 8000]")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: FRONTDESK_PORT, else 8000)")] = None,
     demo: Annotated[bool, typer.Option("--demo", help="Create the demo workspace when the database has no "
                                        "workspace yet, and print a fresh API token for its admin")] = False,
     no_worker: Annotated[bool, typer.Option("--no-worker", help="Run no background worker in this process "
