@@ -44,7 +44,7 @@ def _prepare_sqlite_path(url: str) -> None:
     ``/var/lib/frontdesk/frontdesk.db`` works on a new machine."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
 
 
 def ensure_database(settings: Settings) -> str | None:
