@@ -243,3 +243,16 @@ async def test_bad_ratings_name_the_field(world):
         await world.run("alice", lifecycle.rate_ticket, t.number, "helpful", comment="x" * 1001)
     assert caught.value.field == "comment"
     assert await count(world, Transcript) == 1
+
+
+async def test_an_anonymous_opener_who_closes_their_ticket_stays_anonymous_to_staff(world):
+    from frontdesk.queries.tickets import get_ticket_view
+
+    t = await world.open("alice", anonymous=True)
+    await world.run("alice", lifecycle.close_ticket, t.number, reason="resolved")
+    async with world.tx("staff") as tx:
+        view = await get_ticket_view(tx, t.number)
+    assert view["closed_by"] == view["opener"]
+    assert view["closed_by"]["id"] is None and "Alice" not in view["closed_by"]["display_name"]
+    async with world.tx("alice") as tx:
+        assert (await get_ticket_view(tx, t.number))["closed_by"]["id"] == world.member_ids["alice"]

@@ -113,8 +113,11 @@ async def present_tickets(tx: Tx, tickets: list[Ticket]) -> list[dict[str, Any]]
     out = []
     for t in tickets:
         opener = ref(t.opener_id)
+        closed_by = ref(t.closed_by_id)
         if t.anonymous and opener is not None and tx.actor.member_id != t.opener_id and not tx.actor.is_system:
             opener = {"id": None, "display_name": anonymous_nickname(t.id, t.opener_id or 0), "anonymous": True}
+            if t.closed_by_id == t.opener_id:
+                closed_by = opener
         out.append({
             "number": t.number,
             "title": t.title,
@@ -140,7 +143,7 @@ async def present_tickets(tx: Tx, tickets: list[Ticket]) -> list[dict[str, Any]]
             "close_reason": t.close_reason,
             "close_note": t.close_note,
             "closed_at": _iso(t.closed_at),
-            "closed_by": ref(t.closed_by_id),
+            "closed_by": closed_by,
             "csat": t.csat,
             "csat_comment": t.csat_comment,
             "first_response_at": _iso(t.first_response_at),
