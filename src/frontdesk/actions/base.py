@@ -34,6 +34,10 @@ class Tx:
     db: Database | None = None
     # Set once this transaction has written the workspace row (so it holds its lock).
     workspace_written: bool = False
+    # Rows this transaction has loaded and may read again. The session's identity map holds
+    # objects weakly, so without these a second lookup would go back to the database.
+    locked_tickets: dict[int, Ticket] = field(default_factory=dict)
+    types: dict[int, TicketType] = field(default_factory=dict)
 
     @property
     def actor_kind(self) -> str:
@@ -142,12 +146,16 @@ async def get_workspace(tx: Tx, *, for_update: bool = False) -> Workspace:
 
 async def get_ticket(tx: Tx, number: int, *, for_update: bool = True) -> Ticket:
     """The ticket with this workspace number, locked for the rest of the transaction."""
+    if (locked := tx.locked_tickets.get(number)) is not None:
+        return locked
     stmt = select(Ticket).where(Ticket.workspace_id == tx.workspace_id, Ticket.number == number)
     if for_update:
         stmt = stmt.with_for_update()
     ticket = (await tx.session.execute(stmt)).scalar_one_or_none()
     if ticket is None:
         raise NotFound(f"ticket {number} not found")
+    if for_update:
+        tx.locked_tickets[number] = ticket
     return ticket
 
 
@@ -158,8 +166,17 @@ async def get_member(tx: Tx, member_id: int, *, field: str = "member_id") -> Mem
     return member
 
 
+async def _load_type(tx: Tx, type_id: int) -> TicketType | None:
+    ticket_type = tx.types.get(type_id)
+    if ticket_type is None:
+        ticket_type = await tx.session.get(TicketType, type_id)
+        if ticket_type is not None:
+            tx.types[type_id] = ticket_type
+    return ticket_type
+
+
 async def get_type(tx: Tx, type_id: int, *, field: str = "type_id") -> TicketType:
-    ticket_type = await tx.session.get(TicketType, type_id)
+    ticket_type = await _load_type(tx, type_id)
     if ticket_type is None or ticket_type.workspace_id != tx.workspace_id:
         raise ValidationFailed(f"ticket type {type_id} does not exist in this workspace", field=field)
     return ticket_type
@@ -177,7 +194,7 @@ def type_access(ticket_type: TicketType | None) -> TypeAccess:
 
 
 async def ticket_access(tx: Tx, ticket: Ticket) -> TicketAccess:
-    ticket_type = await tx.session.get(TicketType, ticket.type_id) if ticket.type_id else None
+    ticket_type = await _load_type(tx, ticket.type_id) if ticket.type_id else None
     rows = (
         await tx.session.execute(
             select(TicketParticipant.member_id, TicketParticipant.kind).where(
@@ -200,9 +217,17 @@ async def ticket_access(tx: Tx, ticket: Ticket) -> TicketAccess:
 
 async def ticket_for(tx: Tx, number: int, capability: Capability, *, for_update: bool = True) -> Ticket:
     """Load and lock a ticket, then check the actor may do ``capability`` on it."""
+    return (await ticket_and_access(tx, number, capability, for_update=for_update))[0]
+
+
+async def ticket_and_access(tx: Tx, number: int, capability: Capability, *,
+                            for_update: bool = True) -> tuple[Ticket, TicketAccess]:
+    """``ticket_for``, also returning the access facts it checked, for actions that need
+    them again (who is staff here) without another round trip."""
     ticket = await get_ticket(tx, number, for_update=for_update)
-    require(tx.actor, capability, await ticket_access(tx, ticket), what=f"ticket {number}")
-    return ticket
+    access = await ticket_access(tx, ticket)
+    require(tx.actor, capability, access, what=f"ticket {number}")
+    return ticket, access
 
 
 def touch(tx: Tx, ticket: Ticket) -> None:

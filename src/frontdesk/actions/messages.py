@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from frontdesk.actions.base import Tx, ticket_access, ticket_for, touch
+from frontdesk.actions.base import Tx, ticket_and_access, ticket_for, touch
 from frontdesk.actions.tickets import apply_status
 from frontdesk.db.models import Attachment, Conversation, Message, MessageEdit, Ticket
 from frontdesk.domain import events as ev
@@ -108,10 +108,10 @@ async def post_message(
     files = list(attachments or [])
     text = _body(body, files)
     _check_attachments(files)
-    ticket = await ticket_for(tx, number, Capability.REPLY)
+    ticket, access = await ticket_and_access(tx, number, Capability.REPLY)
     if ticket.status == Status.CLOSED:
         raise TicketClosed(f"ticket {number} is closed; reopen it to write in it")
-    staff = tx.actor.is_system or is_ticket_staff(tx.actor, await ticket_access(tx, ticket))
+    staff = tx.actor.is_system or is_ticket_staff(tx.actor, access)
     if author_kind is not None:
         if not tx.actor.is_system:
             raise ValidationFailed("only the desk itself chooses an author kind", field="author_kind")

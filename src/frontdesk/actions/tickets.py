@@ -208,6 +208,7 @@ async def open_ticket(
                 limit=ticket_type.open_limit_per_user,
             )
 
+    first_message = body.strip() if body and body.strip() else None
     number = await _allocate_number(tx)
     ticket = Ticket(
         workspace_id=tx.workspace_id,
@@ -225,11 +226,14 @@ async def open_ticket(
         escalated=False,
         lockdown=False,
         pinned=False,
+        last_message_at=tx.now if first_message else None,
+        last_customer_message_at=tx.now if first_message else None,
         created_at=tx.now,
         updated_at=tx.now,
     )
     tx.session.add(ticket)
     await tx.session.flush()
+    tx.locked_tickets[number] = ticket
     if conversation is None:
         conversation = Conversation(
             workspace_id=tx.workspace_id,
@@ -242,9 +246,26 @@ async def open_ticket(
         )
         tx.session.add(conversation)
     conversation.ticket_id = ticket.id
+    if first_message:
+        conversation.last_message_at = tx.now
     for tag in tag_list:
         tx.session.add(TicketTag(ticket_id=ticket.id, tag=tag))
     await tx.session.flush()
+    message = None
+    if first_message:
+        message = Message(
+            workspace_id=tx.workspace_id,
+            conversation_id=conversation.id,
+            visibility="public",
+            author_kind=AuthorKind.CUSTOMER if opener.id == opener_id else AuthorKind.STAFF,
+            author_id=opener.id,
+            anonymous=anonymous,
+            body=first_message,
+            created_at=tx.now,
+        )
+        tx.session.add(message)
+        await tx.session.flush()
+    # Both events are recorded after the inserts they name, so they go out as one INSERT.
     await tx.record(
         ev.TICKET_OPENED,
         ticket=ticket,
@@ -257,22 +278,7 @@ async def open_ticket(
         tags=tag_list,
         channel=conv_channel.value,
     )
-    if body and body.strip():
-        message = Message(
-            workspace_id=tx.workspace_id,
-            conversation_id=conversation.id,
-            visibility="public",
-            author_kind=AuthorKind.CUSTOMER if opener.id == opener_id else AuthorKind.STAFF,
-            author_id=opener.id,
-            anonymous=anonymous,
-            body=body.strip(),
-            created_at=tx.now,
-        )
-        tx.session.add(message)
-        await tx.session.flush()
-        ticket.last_message_at = tx.now
-        ticket.last_customer_message_at = tx.now
-        conversation.last_message_at = tx.now
+    if message is not None:
         await tx.record(ev.MESSAGE_CREATED, ticket=ticket, conversation_id=conversation.id,
                         message_id=message.id, author_kind=message.author_kind, visibility="public")
     return ticket

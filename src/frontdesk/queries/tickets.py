@@ -274,7 +274,7 @@ async def present_messages(tx: Tx, messages: list[Message], *, ticket: Ticket | 
         files[a.message_id or 0].append({"id": a.id, "filename": a.filename, "content_type": a.content_type,
                                          "size": a.size, "url": a.url or f"/api/v1/attachments/{a.id}"})
     edits: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    if staff:
+    if staff and any(m.edited_at is not None for m in messages):
         for e in (await tx.session.execute(select(MessageEdit).where(MessageEdit.message_id.in_(ids))
                                            .order_by(MessageEdit.id))).scalars():
             edits[e.message_id].append({"previous_body": e.previous_body, "edited_at": _iso(e.edited_at)})
