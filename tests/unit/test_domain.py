@@ -69,7 +69,8 @@ def test_channel_name_is_sequential_when_the_type_asks_for_it() -> None:
 
 def test_channel_name_follows_the_opener_otherwise() -> None:
     assert channel_name_for(7, "Alice Customer", sequential=False) == "alice-customer"
-    assert channel_name_for(7, "  Zoë's   Shop!! ", sequential=False) == "zo-s-shop"
+    assert channel_name_for(7, "  Zoë's   Shop!! ", sequential=False) == "zoe-s-shop"
+    assert channel_name_for(7, "Chloé Dubois", sequential=False) == "chloe-dubois"
     assert channel_name_for(7, "under_score-dash", sequential=False) == "under_score-dash"
 
 
@@ -149,6 +150,8 @@ BAD_VALUES = [
     (FieldSpec("note", FieldType.TEXT), "x" * 2001),
     (FieldSpec("amount", FieldType.NUMBER), "12"),
     (FieldSpec("amount", FieldType.NUMBER), True),
+    (FieldSpec("amount", FieldType.NUMBER), float("nan")),
+    (FieldSpec("amount", FieldType.NUMBER), float("inf")),
     (FieldSpec("count", FieldType.INTEGER), 1.5),
     (FieldSpec("count", FieldType.INTEGER), False),
     (FieldSpec("flag", FieldType.BOOLEAN), "yes"),

@@ -178,7 +178,12 @@ async def open_ticket(
         raise ValidationFailed(f"member {opener_id} does not exist in this workspace", field="opener_id")
 
     questions = parse_intake_questions(ticket_type.intake_questions or [])
-    stored_answers = check_intake_answers(questions, answers or {})
+    given = dict(answers or {})
+    subject_question = next((q for q in questions if q.kind == "subject"), None)
+    if title is not None and subject_question is not None and not (given.get(subject_question.id) or "").strip():
+        # A title given directly (API, conversion, staff) answers the subject question.
+        given[subject_question.id] = title
+    stored_answers = check_intake_answers(questions, given)
     subject = next((a["value"] for a in stored_answers if a["kind"] == "subject"), None)
     intake_description = next((a["value"] for a in stored_answers if a["kind"] == "description"), None)
     final_title = _title(title if title is not None else (subject or f"{ticket_type.name} request"))

@@ -167,6 +167,10 @@ def can_view(actor: Actor, ticket: TicketAccess) -> bool:
 
 def can(actor: Actor, capability: Capability, ticket: TicketAccess) -> bool:
     """Whether ``actor`` may exercise ``capability`` on ``ticket``."""
+    if capability is Capability.RATE:
+        # Only the opener rates, and may do so even after a lockdown close hid the ticket
+        # from them: the rating shows them nothing.
+        return actor.member_id is not None and actor.member_id == ticket.opener_id
     if not can_view(actor, ticket):
         return False
     staff = is_ticket_staff(actor, ticket)
@@ -188,8 +192,6 @@ def can(actor: Actor, capability: Capability, ticket: TicketAccess) -> bool:
                 and actor.member_id == ticket.opener_id
         case Capability.LOCKDOWN:
             return actor.is_management
-        case Capability.RATE:
-            return actor.member_id is not None and actor.member_id == ticket.opener_id
         case (Capability.NOTE | Capability.CLAIM | Capability.ASSIGN | Capability.EDIT
               | Capability.REOPEN | Capability.MERGE):
             return staff
@@ -199,10 +201,11 @@ def can(actor: Actor, capability: Capability, ticket: TicketAccess) -> bool:
 def require(actor: Actor, capability: Capability, ticket: TicketAccess, *, what: str) -> None:
     """Raise the error the caller should see: 404 when the ticket is invisible to them,
     403 when they can see it but may not do this."""
+    if can(actor, capability, ticket):
+        return
     if not can_view(actor, ticket):
         raise NotFound(f"{what} not found")
-    if not can(actor, capability, ticket):
-        raise NotPermitted(f"you may not {capability.value} {what}")
+    raise NotPermitted(f"you may not {capability.value} {what}")
 
 
 def can_open(actor: Actor, type_access: TypeAccess) -> bool:

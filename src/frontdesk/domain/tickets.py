@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import enum
 import re
+import unicodedata
 
 CLOSE_NOTE_MAX = 500
 TITLE_MAX = 200
@@ -113,7 +114,9 @@ def channel_name_for(number: int, opener_name: str | None, sequential: bool) -> 
     otherwise after the opener (lower-case, dashes, only letters, digits, ``-`` and ``_``)."""
     if sequential or not opener_name:
         return f"ticket-{number}"
-    slug = re.sub(r"[^a-z0-9_-]+", "-", opener_name.lower()).strip("-")
+    # Letters keep their base form ("Chloé" -> "chloe") before everything else becomes a dash.
+    plain = unicodedata.normalize("NFKD", opener_name).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9_-]+", "-", plain.lower()).strip("-")
     return slug[:90] or f"ticket-{number}"
 
 
