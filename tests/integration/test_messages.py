@@ -169,6 +169,7 @@ async def test_bad_attachments_are_refused_naming_the_field(world):
         (NewAttachment("a.txt", "text/plain"), "attachments[0]"),
         (NewAttachment("a.txt", "text/plain", data=b"x", url="https://x.example"), "attachments[0]"),
         (NewAttachment("a.txt", "text/plain", url="file:///etc/passwd"), "attachments[0].url"),
+        (NewAttachment("a.txt", "text/plain", url="https://x.example/a.txt", size=-5), "attachments[0].size"),
     ]:
         with pytest.raises(ValidationFailed) as caught:
             await world.run("alice", messages.post_message, t.number, "see file", attachments=[attachment])

@@ -36,6 +36,8 @@ from frontdesk.domain.permissions import (
 from frontdesk.domain.tickets import DiscordMode
 
 TOKEN_PREFIX = "fd_"
+# A hundred years: longer would overflow date arithmetic, and means "keep for ever" anyway.
+RETENTION_MAX_DAYS = 36_500
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _SNOWFLAKE = re.compile(r"^\d{1,20}$")
 
@@ -170,9 +172,9 @@ async def update_workspace(tx: Tx, *, name: str | None = None, timezone: str | N
         merged.update(settings)
         retention = merged.get("transcript_retention_days")
         if retention is not None and (not isinstance(retention, int) or isinstance(retention, bool)
-                                      or retention < 1):
-            raise ValidationFailed("transcript_retention_days must be a whole number of days, at least 1",
-                                   field="settings.transcript_retention_days")
+                                      or not 1 <= retention <= RETENTION_MAX_DAYS):
+            raise ValidationFailed(f"transcript_retention_days must be a whole number of days, 1 to "
+                                   f"{RETENTION_MAX_DAYS}", field="settings.transcript_retention_days")
         merged["management_role_ids"] = _snowflakes(merged.get("management_role_ids"),
                                                     "settings.management_role_ids")
         old_retention = (workspace.settings or {}).get("transcript_retention_days")

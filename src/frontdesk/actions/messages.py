@@ -49,6 +49,8 @@ def _check_attachments(attachments: list[NewAttachment]) -> None:
             raise ValidationFailed("an attachment has either bytes or a URL", field=f"attachments[{i}]")
         if a.url is not None and not a.url.startswith(("https://", "http://")):
             raise ValidationFailed("attachment url must be http(s)", field=f"attachments[{i}].url")
+        if a.size is not None and (isinstance(a.size, bool) or not isinstance(a.size, int) or a.size < 0):
+            raise ValidationFailed("attachment size must be a whole number of bytes", field=f"attachments[{i}].size")
 
 
 async def _store_attachments(tx: Tx, message: Message, attachments: list[NewAttachment]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import math
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -72,6 +73,9 @@ def coerce_value(spec: FieldSpec, value: Any, *, field: str) -> Any:
         case FieldType.NUMBER:
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise bad("must be a number")
+            if not math.isfinite(value):
+                # NaN and infinities have no JSON form; PostgreSQL would refuse the row.
+                raise bad("must be a finite number")
             return value
         case FieldType.INTEGER:
             if isinstance(value, bool) or not isinstance(value, int):
