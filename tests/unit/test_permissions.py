@@ -183,6 +183,8 @@ def test_a_closed_lockdown_ticket_is_visible_to_management_only(who: str) -> Non
     closed_locked = ticket(lockdown=True, closed=True)
     assert can_view(ACTORS[who], closed_locked) is (who in MANAGEMENT_ROWS)
     assert can(ACTORS[who], C.REOPEN, closed_locked) is (who in MANAGEMENT_ROWS)
+    # ...yet its opener may still rate it: the rating shows them nothing of the ticket.
+    assert can(ACTORS[who], C.RATE, closed_locked) is (who == "opener")
 
 
 def test_a_closed_ticket_without_lockdown_stays_visible_to_its_opener_who_may_rate_it() -> None:
