@@ -296,3 +296,15 @@ async def test_a_failed_open_after_earlier_changes_in_the_same_transaction_leave
             await tickets.open_ticket(tx, type_id=world.type_ids["Billing"], custom_fields={"plan": "gold"})
     assert await table_counts(world) == before
     assert await count(world, Event, Event.type == ev.TICKET_OPENED) == 0
+
+
+async def test_a_title_longer_than_the_subject_question_allows_is_a_title_problem(world):
+    await world.run("admin", members.update_ticket_type, world.type_ids["General"], {"intake_questions": [
+        {"kind": "subject", "label": "Subject", "max_length": 20}]})
+    with pytest.raises(ValidationFailed) as caught:
+        await world.open("alice", title="x" * 21)
+    assert caught.value.field == "title"
+    with pytest.raises(ValidationFailed) as caught:
+        await world.open("alice", answers={"subject": "x" * 21})
+    assert caught.value.field == "answers.subject"
+    assert (await world.open("alice", title="x" * 20)).title == "x" * 20

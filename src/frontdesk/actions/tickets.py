@@ -179,9 +179,15 @@ async def open_ticket(
 
     questions = parse_intake_questions(ticket_type.intake_questions or [])
     given = dict(answers or {})
+    if title is not None:
+        title = _title(title)
     subject_question = next((q for q in questions if q.kind == "subject"), None)
     if title is not None and subject_question is not None and not (given.get(subject_question.id) or "").strip():
-        # A title given directly (API, conversion, staff) answers the subject question.
+        # A title given directly (API, conversion, staff) answers the subject question; a
+        # problem with it is a problem with the title the caller sent.
+        if len(title) > subject_question.max_length:
+            raise ValidationFailed(f"title must be at most {subject_question.max_length} characters",
+                                   field="title")
         given[subject_question.id] = title
     stored_answers = check_intake_answers(questions, given)
     subject = next((a["value"] for a in stored_answers if a["kind"] == "subject"), None)
