@@ -175,19 +175,37 @@ def start_server(url: str, port: int, data_dir: Path, workers: int) -> subproces
     return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
-async def wait_ready(base: str, proc: subprocess.Popen[bytes]) -> None:
+async def wait_ready(base: str, proc: subprocess.Popen[bytes], path: str = "/healthz") -> None:
     deadline = time.monotonic() + 60
     async with httpx.AsyncClient(base_url=base, timeout=2) as client:
         while time.monotonic() < deadline:
             if proc.poll() is not None:
                 raise RuntimeError("frontdesk serve exited: " + (proc.stderr.read() if proc.stderr else b"").decode())
             try:
-                if (await client.get("/healthz")).status_code == 200:
+                if (await client.get(path)).status_code == 200:
                     return
             except httpx.TransportError:
                 pass
             await asyncio.sleep(0.2)
-    raise RuntimeError("frontdesk serve did not become ready in 60 s")
+    raise RuntimeError("the server did not become ready in 60 s")
+
+
+async def floor_rate(url: str, args: argparse.Namespace) -> Phase:
+    """The same HTTP stack doing one insert per request: the ceiling for this machine."""
+    port = free_port()
+    env = dict(os.environ, FRONTDESK_DATABASE_URL=url)
+    cmd = [sys.executable, "-m", "uvicorn", "floor_app:app", "--host", "127.0.0.1", "--port", str(port),
+           "--log-level", "warning", "--workers", str(args.workers)]
+    proc = subprocess.Popen(cmd, env=env, cwd=Path(__file__).parent, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        await wait_ready(base, proc, path="/docs")
+        await drive(base, "", args.clients, [("/floor", {"title": f"warm {i}"}) for i in range(args.clients * 4)])
+        return await drive(base, "", args.clients, [("/floor", {"title": f"t {i}"}) for i in range(args.tickets)])
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
 
 
 async def run_one(kind: str, args: argparse.Namespace) -> None:
@@ -224,6 +242,9 @@ async def run_one(kind: str, args: argparse.Namespace) -> None:
         proc.terminate()
         proc.wait(timeout=30)
         proc = None
+        floor = None
+        if kind == "postgresql":
+            floor = await floor_rate(url, args)
         if kind == "sqlite":
             raw = await raw_rate_sqlite(tmp / "raw.db", args.clients, args.raw)
         else:
@@ -233,6 +254,10 @@ async def run_one(kind: str, args: argparse.Namespace) -> None:
         for label, phase in (("tickets", tickets), ("messages", messages)):
             print(f"  {label:9} {phase.count:6d} in {phase.seconds:6.2f} s = {phase.rate:7.1f}/s   "
                   f"p50 {phase.pct(0.5):6.1f} ms   p99 {phase.pct(0.99):6.1f} ms   errors {phase.errors}")
+        if floor is not None:
+            print(f"  floor (uvicorn + FastAPI + one INSERT through SQLAlchemy): {floor.rate:7.1f}/s   "
+                  f"p50 {floor.pct(0.5):6.1f} ms   p99 {floor.pct(0.99):6.1f} ms")
+            print(f"  ratio tickets/floor = {tickets.rate / floor.rate:.3f}")
         print(f"  raw insert+commit through the same driver: {raw:7.1f}/s")
         print(f"  ratio tickets/raw = {tickets.rate / raw:.3f}   messages/raw = {messages.rate / raw:.3f}")
         if kind == "postgresql":
