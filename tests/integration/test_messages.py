@@ -261,3 +261,22 @@ async def test_a_note_is_edited_by_its_author_only_while_they_are_staff(world):
 async def test_editing_an_unknown_message_is_not_found(world):
     with pytest.raises(NotFound):
         await world.run("staff", messages.edit_message, 123_456, "text")
+
+
+async def test_a_customer_participant_of_an_anonymous_ticket_is_never_shown_as_staff(world):
+    from frontdesk.domain.tickets import anonymous_nickname
+
+    t = await world.open("alice", "Billing", anonymous=True)
+    await world.run("staff", tickets.add_participant, t.number, world.member_ids["bob"])
+    m = await world.run("bob", messages.post_message, t.number, "same problem here")
+    assert (m.author_kind, m.anonymous) == ("customer", True)
+    expected = anonymous_nickname(t.id, world.member_ids["bob"])
+    for who in ("alice", "staff"):
+        author = (await timeline(world, who, t.number))[-1]["author"]
+        assert author == {"id": None, "display_name": expected, "anonymous": True}, who
+    await world.run("staff", lifecycle.close_ticket, t.number, reason="resolved")
+    from frontdesk.db.models import Transcript
+
+    [transcript] = await fetch(world, select(Transcript.text))
+    assert f"{expected} (customer)" in transcript and "Staff (customer)" not in transcript
+    assert "Bob" not in transcript

@@ -57,7 +57,7 @@ async def create_transcript(tx: Tx, ticket: Ticket) -> Transcript:
         if member_id is None:
             return "frontdesk" if kind in ("bot", "system") else "unknown"
         if anonymous:
-            if member_id == ticket.opener_id:
+            if kind == "customer":
                 return anonymous_nickname(ticket.id, member_id)
             return "Staff"
         return names.get(member_id, f"member {member_id}")

@@ -287,7 +287,9 @@ async def present_messages(tx: Tx, messages: list[Message], *, ticket: Ticket | 
         if m.author_id is not None:
             author = {"id": m.author_id, "display_name": names.get(m.author_id)}
             if m.anonymous and tx.actor.member_id != m.author_id:
-                if ticket is not None and m.author_id == ticket.opener_id:
+                # Customers of an anonymous ticket (its opener and participants) go by a
+                # nickname; staff writing anonymously show as "Staff" to customers.
+                if ticket is not None and m.author_kind == "customer":
                     author = {"id": None, "display_name": anonymous_nickname(ticket.id, m.author_id),
                               "anonymous": True}
                 elif not staff:
