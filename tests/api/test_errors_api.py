@@ -147,3 +147,56 @@ async def test_the_problem_instance_is_the_request_path(api):
     body = problem(await api("staff").get(f"{TICKETS}/31337"), 404)
     assert body["instance"] == f"{TICKETS}/31337"
     assert body["type"].startswith("urn:frontdesk:problem:")
+
+
+HUGE = 2**70
+
+
+@pytest.mark.parametrize(("method", "path", "field"), [
+    ("GET", f"{TICKETS}/{HUGE}", "number"),
+    ("GET", f"{TICKETS}/{2**40}", "number"),
+    ("GET", f"{TICKETS}/0", "number"),
+    ("GET", f"/api/v1/attachments/{HUGE}", "attachment_id"),
+    ("GET", f"/api/v1/members/{HUGE}", "member_id"),
+    ("GET", f"/api/v1/conversations/{HUGE}", "conversation_id"),
+    ("GET", f"{TICKETS}?type_id={HUGE}", "type_id"),
+    ("GET", f"/api/v1/events?after={HUGE}", "after"),
+    ("DELETE", f"/api/v1/tokens/{HUGE}", "token_id"),
+])
+async def test_integers_beyond_what_the_database_holds_are_422(api, method, path, field):
+    problem(await api("admin").request(method, path), 422, field)
+
+
+async def test_body_integers_beyond_what_the_database_holds_are_422(api, world):
+    problem(await api("alice").post(TICKETS, json={"type_id": HUGE}), 422, "type_id")
+    n = (await open_ticket(api, world))["number"]
+    problem(await api("staff").post(f"{TICKETS}/{n}/merge", json={"into": 2**40}), 422, "into")
+    problem(await api("staff").post(f"{TICKETS}/{n}/assign", json={"assignee_id": HUGE}), 422, "assignee_id")
+    problem(await api("staff").post(f"{TICKETS}/bulk", json={"numbers": [n, HUGE], "operation": "tag",
+                                                             "add": ["x"]}), 422, "numbers.1")
+    problem(await api("staff").post(f"{TICKETS}/{n}/messages", json={"body": "x", "attachments": [
+        {"filename": "a.txt", "url": "https://files.example.com/a.txt", "size": -1}]}), 422, "attachments.0.size")
+
+
+async def test_nul_characters_are_422_on_both_databases(api, world):
+    r = await api("alice").post(TICKETS, json={"type_id": world.type_ids["General"], "title": "a\x00b"})
+    problem(r, 422, "title")
+    r = await api("alice").post(TICKETS, json={"type_id": world.type_ids["General"], "answers": {"order_id": "\x00"}})
+    problem(r, 422, "answers")
+    n = (await open_ticket(api, world))["number"]
+    problem(await api("staff").put(f"{TICKETS}/{n}/fields/vendor_ticket_id", json={"value": "x\x00"}), 422, "value")
+    problem(await api("staff").get(TICKETS, params={"q": "a\x00"}), 422, "q")
+    problem(await api("staff").delete(f"{TICKETS}/{n}/tags/a%00b"), 422, "tag")
+    problem(await api("staff").get("/api/v1/members", params={"q": "\x00"}), 422, "q")
+    assert ok(await api("staff").get(f"{TICKETS}/{n}"))["custom_fields"] == {}
+
+
+async def test_non_finite_numbers_are_422(api, world):
+    ok(await api("admin").post("/api/v1/custom-fields", json={"key": "score", "label": "Score",
+                                                              "field_type": "number"}), 201)
+    for literal in (b"NaN", b"Infinity", b"1e400"):
+        r = await api("alice").post(TICKETS, headers={"Content-Type": "application/json"},
+                                    content=b'{"type_id": %d, "custom_fields": {"score": %s}}'
+                                    % (world.type_ids["General"], literal))
+        problem(r, 422, "custom_fields")
+    assert (await row_counts(world))["tickets"] == 0

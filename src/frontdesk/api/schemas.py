@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import math
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 Priority = Literal["low", "normal", "high", "urgent"]
 StatusName = Literal["open", "in_progress", "waiting", "resolved", "closed"]
@@ -12,8 +14,45 @@ RoleName = Literal["owner", "admin", "manager", "staff", "customer"]
 CloseReasonName = Literal["resolved", "duplicate", "user_unresponsive", "out_of_scope", "spam", "other"]
 
 
+# Ticket numbers are 32-bit and row ids 64-bit in the database. A larger value cannot name
+# anything; refusing it here answers 422 instead of failing in the database driver.
+INT32_MAX = 2**31 - 1
+INT64_MAX = 2**63 - 1
+Number = Annotated[int, Field(ge=1, le=INT32_MAX)]
+Id = Annotated[int, Field(ge=1, le=INT64_MAX)]
+
+
+def unstorable(value: Any) -> str | None:
+    """Why ``value`` cannot be stored the same way on both databases, or ``None``.
+
+    PostgreSQL refuses NUL characters in text and non-finite numbers in JSON, where SQLite
+    would keep them; refusing them for both keeps the two alike (and the answers valid JSON).
+    """
+    if isinstance(value, str):
+        return "must not contain NUL characters" if "\x00" in value else None
+    if isinstance(value, float):
+        return None if math.isfinite(value) else "must be a finite number"
+    if isinstance(value, dict):
+        items = list(value.keys()) + list(value.values())
+    elif isinstance(value, list | tuple):
+        items = list(value)
+    else:
+        return None
+    return next((reason for item in items if (reason := unstorable(item)) is not None), None)
+
+
 class Strict(BaseModel):
+    """Request bodies: unknown fields are refused, and so are values no database can store."""
+
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _storable(cls, value: Any) -> Any:
+        reason = unstorable(value)
+        if reason is not None:
+            raise PydanticCustomError("unstorable", reason)
+        return value
 
 
 # --- shared output pieces -------------------------------------------------------------------------------------
@@ -136,16 +175,16 @@ class BulkResult(BaseModel):
 
 
 class TicketCreate(Strict):
-    type_id: int
+    type_id: Id
     title: str | None = Field(default=None, description="defaults to the intake subject, then the type's name")
     description: str | None = Field(default=None, description="the first message of the conversation")
     answers: dict[str, str] | None = Field(default=None, description="intake answers by question id")
-    opener_id: int | None = Field(default=None, description="staff only: open on behalf of this member")
+    opener_id: Id | None = Field(default=None, description="staff only: open on behalf of this member")
     priority: Priority = "normal"
     anonymous: bool = False
     tags: list[str] | None = None
     custom_fields: dict[str, Any] | None = None
-    team_id: int | None = None
+    team_id: Id | None = None
     channel: str = "api"
     external_id: str | None = None
 
@@ -154,16 +193,16 @@ class TicketPatch(Strict):
     title: str | None = None
     status: StatusName | None = None
     priority: Priority | None = None
-    assignee_id: int | None = None
-    team_id: int | None = None
-    type_id: int | None = None
+    assignee_id: Id | None = None
+    team_id: Id | None = None
+    type_id: Id | None = None
     pinned: bool | None = None
     tags: list[str] | None = None
     custom_fields: dict[str, Any] | None = None
 
 
 class AssignIn(Strict):
-    assignee_id: int | None
+    assignee_id: Id | None
 
 
 class StatusIn(Strict):
@@ -187,15 +226,15 @@ class RenameIn(Strict):
 
 
 class MoveIn(Strict):
-    type_id: int
+    type_id: Id
 
 
 class TeamIn(Strict):
-    team_id: int | None
+    team_id: Id | None
 
 
 class ParticipantIn(Strict):
-    member_id: int
+    member_id: Id
     kind: Literal["participant", "contact"] = "participant"
 
 
@@ -215,26 +254,26 @@ class RateIn(Strict):
 
 
 class MergeIn(Strict):
-    into: int = Field(description="number of the ticket that absorbs this one")
+    into: Number = Field(description="number of the ticket that absorbs this one")
 
 
 class LinkConversationIn(Strict):
-    conversation_id: int
+    conversation_id: Id
 
 
 class AttachmentIn(Strict):
     filename: str
     content_type: str = "application/octet-stream"
     url: str | None = None
-    size: int | None = None
+    size: int | None = Field(default=None, ge=0, le=INT32_MAX)
     content_base64: str | None = Field(default=None, description="the file's bytes, base64-encoded")
 
 
 class MessageIn(Strict):
     body: str = ""
     anonymous: bool = False
-    reply_to_id: int | None = None
-    conversation_id: int | None = None
+    reply_to_id: Id | None = None
+    conversation_id: Id | None = None
     external_id: str | None = None
     attachments: list[AttachmentIn] = []
 
@@ -249,9 +288,9 @@ class MessageEditIn(Strict):
 
 
 class BulkIn(Strict):
-    numbers: list[int] = Field(min_length=1)
+    numbers: list[Number] = Field(min_length=1)
     operation: Literal["assign", "tag", "status"]
-    assignee_id: int | None = None
+    assignee_id: Id | None = None
     add: list[str] | None = None
     remove: list[str] | None = None
     status: StatusName | None = None
@@ -264,7 +303,7 @@ class BulkIn(Strict):
 
 class ConversationCreate(Strict):
     channel: str = "api"
-    customer_id: int | None = None
+    customer_id: Id | None = None
     subject: str | None = None
     body: str | None = None
     external_id: str | None = None
@@ -298,7 +337,7 @@ class ConversationMessageIn(Strict):
 
 
 class ConvertIn(Strict):
-    type_id: int
+    type_id: Id
     title: str | None = None
     priority: Priority = "normal"
     tags: list[str] | None = None
@@ -363,11 +402,11 @@ class MemberPage(BaseModel):
 class TeamIn_(Strict):
     name: str
     permissions: list[str] = []
-    member_ids: list[int] = []
+    member_ids: list[Id] = []
 
 
 class TeamMembersIn(Strict):
-    member_ids: list[int]
+    member_ids: list[Id]
 
 
 class TeamOut(BaseModel):
@@ -398,9 +437,9 @@ class TicketTypeIn(Strict):
     category: str | None = None
     staff_role_ids: list[str] | None = None
     allowed_role_ids: list[str] | None = None
-    team_id: int | None = None
+    team_id: Id | None = None
     intake_questions: list[IntakeQuestionIn] | None = None
-    open_limit_per_user: int | None = Field(default=1, description="null removes the limit")
+    open_limit_per_user: int | None = Field(default=1, le=INT32_MAX, description="null removes the limit")
     opener_can_close: bool = True
     sequential_names: bool = False
     discord_mode: Literal["channel", "thread", "forum"] = "channel"
@@ -414,9 +453,9 @@ class TicketTypePatch(Strict):
     category: str | None = None
     staff_role_ids: list[str] | None = None
     allowed_role_ids: list[str] | None = None
-    team_id: int | None = None
+    team_id: Id | None = None
     intake_questions: list[IntakeQuestionIn] | None = None
-    open_limit_per_user: int | None = None
+    open_limit_per_user: int | None = Field(default=None, le=INT32_MAX)
     opener_can_close: bool | None = None
     sequential_names: bool | None = None
     discord_mode: Literal["channel", "thread", "forum"] | None = None
@@ -471,7 +510,7 @@ class CustomFieldList(BaseModel):
 
 class TokenIn(Strict):
     name: str
-    member_id: int | None = Field(default=None, description="defaults to the caller")
+    member_id: Id | None = Field(default=None, description="defaults to the caller")
 
 
 class TokenOut(BaseModel):

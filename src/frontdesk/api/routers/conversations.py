@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
 from frontdesk.actions import conversations as conv
 from frontdesk.actions.base import Tx
+from frontdesk.api import params as p
 from frontdesk.api import schemas as s
 from frontdesk.api.deps import CallerDep, IdempotencyKey
 from frontdesk.api.idempotency import fingerprint, run_creating
@@ -17,7 +18,8 @@ from frontdesk.db.models import Message
 from frontdesk.queries.tickets import present_messages, present_ticket
 from frontdesk.queries.workspace import list_conversations, present_conversations
 
-router = APIRouter(prefix="/api/v1/conversations", tags=["conversations"])
+router = APIRouter(prefix="/api/v1/conversations", tags=["conversations"],
+                   dependencies=[Depends(p.reject_nul_characters)])
 
 
 async def _detail(tx: Tx, conversation_id: int) -> dict[str, Any]:
@@ -56,14 +58,14 @@ async def list_all(caller: CallerDep,
 
 
 @router.get("/{conversation_id}", response_model=s.ConversationDetail, summary="Get a conversation")
-async def get_one(conversation_id: int, caller: CallerDep) -> dict[str, Any]:
+async def get_one(conversation_id: p.ConversationId, caller: CallerDep) -> dict[str, Any]:
     async with caller.read() as tx:
         return await _detail(tx, conversation_id)
 
 
 @router.post("/{conversation_id}/messages", status_code=201, response_model=s.MessageOut,
              summary="Write in a conversation")
-async def post(conversation_id: int, body: s.ConversationMessageIn, request: Request, caller: CallerDep,
+async def post(conversation_id: p.ConversationId, body: s.ConversationMessageIn, request: Request, caller: CallerDep,
                idempotency_key: IdempotencyKey = None) -> JSONResponse:
     data = body.model_dump()
 
@@ -76,7 +78,7 @@ async def post(conversation_id: int, body: s.ConversationMessageIn, request: Req
 
 
 @router.post("/{conversation_id}/solve", response_model=s.ConversationDetail, summary="Solve without a ticket")
-async def solve(conversation_id: int, caller: CallerDep) -> dict[str, Any]:
+async def solve(conversation_id: p.ConversationId, caller: CallerDep) -> dict[str, Any]:
     async with caller.tx() as tx:
         await conv.solve_conversation(tx, conversation_id)
         return await _detail(tx, conversation_id)
@@ -84,7 +86,7 @@ async def solve(conversation_id: int, caller: CallerDep) -> dict[str, Any]:
 
 @router.post("/{conversation_id}/convert", status_code=201, response_model=s.TicketOut,
              summary="Convert to ticket")
-async def convert(conversation_id: int, body: s.ConvertIn, caller: CallerDep) -> dict[str, Any]:
+async def convert(conversation_id: p.ConversationId, body: s.ConvertIn, caller: CallerDep) -> dict[str, Any]:
     """Open a ticket for this conversation and keep it linked; replies still go out through
     the conversation's own channel."""
     async with caller.tx() as tx:

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from sqlalchemy import select
 
 from frontdesk.actions import messages
 from frontdesk.actions.base import Tx, ticket_for
 from frontdesk.actions.transcripts import purge_expired_transcripts
+from frontdesk.api import params as p
 from frontdesk.api import schemas as s
 from frontdesk.api.deps import CallerDep
 from frontdesk.db.models import Attachment, Conversation, Message, Ticket, Transcript
@@ -20,12 +21,12 @@ from frontdesk.domain.permissions import Capability
 from frontdesk.queries.tickets import present_messages
 from frontdesk.queries.workspace import present_transcript
 
-router = APIRouter(prefix="/api/v1")
+router = APIRouter(prefix="/api/v1", dependencies=[Depends(p.reject_nul_characters)])
 
 
 @router.get("/tickets/{number}/transcripts", response_model=s.TranscriptList, tags=["transcripts"],
             summary="A ticket's transcripts")
-async def ticket_transcripts(number: int, caller: CallerDep) -> dict[str, Any]:
+async def ticket_transcripts(number: p.TicketNumber, caller: CallerDep) -> dict[str, Any]:
     """One transcript per close, newest first. Anyone who may see the ticket."""
     async with caller.read() as tx:
         ticket = await ticket_for(tx, number, Capability.VIEW, for_update=False)
@@ -49,7 +50,7 @@ async def _transcript(tx: Tx, transcript_id: int) -> tuple[Transcript, Ticket]:
 
 @router.get("/transcripts/{transcript_id}", response_model=s.TranscriptOut, tags=["transcripts"],
             summary="A transcript's details")
-async def transcript_meta(transcript_id: int, caller: CallerDep) -> dict[str, Any]:
+async def transcript_meta(transcript_id: p.TranscriptId, caller: CallerDep) -> dict[str, Any]:
     async with caller.read() as tx:
         transcript, ticket = await _transcript(tx, transcript_id)
         return present_transcript(transcript, ticket.number)
@@ -57,7 +58,7 @@ async def transcript_meta(transcript_id: int, caller: CallerDep) -> dict[str, An
 
 @router.get("/transcripts/{transcript_id}/html", response_class=HTMLResponse, tags=["transcripts"],
             summary="Download a transcript as a standalone HTML page")
-async def transcript_html(transcript_id: int, caller: CallerDep, download: bool = False) -> HTMLResponse:
+async def transcript_html(transcript_id: p.TranscriptId, caller: CallerDep, download: bool = False) -> HTMLResponse:
     async with caller.read() as tx:
         transcript, ticket = await _transcript(tx, transcript_id)
     headers = {"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src *"}
@@ -68,7 +69,8 @@ async def transcript_html(transcript_id: int, caller: CallerDep, download: bool 
 
 @router.get("/transcripts/{transcript_id}/text", response_class=PlainTextResponse, tags=["transcripts"],
             summary="Download a transcript as plain text")
-async def transcript_text(transcript_id: int, caller: CallerDep, download: bool = False) -> PlainTextResponse:
+async def transcript_text(transcript_id: p.TranscriptId, caller: CallerDep,
+                          download: bool = False) -> PlainTextResponse:
     async with caller.read() as tx:
         transcript, ticket = await _transcript(tx, transcript_id)
     headers = {}
@@ -97,7 +99,7 @@ async def _message_ticket(tx: Tx, message: Message) -> Ticket | None:
 
 @router.get("/attachments/{attachment_id}", tags=["attachments"], summary="Download an attachment",
             response_class=Response)
-async def attachment(attachment_id: int, caller: CallerDep) -> Response:
+async def attachment(attachment_id: p.AttachmentId, caller: CallerDep) -> Response:
     """The stored bytes, for whoever may see the message it belongs to."""
     async with caller.read() as tx:
         row = await tx.session.get(Attachment, attachment_id)
@@ -128,7 +130,7 @@ async def attachment(attachment_id: int, caller: CallerDep) -> Response:
 
 
 @router.patch("/messages/{message_id}", response_model=s.MessageOut, tags=["messages"], summary="Edit a message")
-async def edit(message_id: int, body: s.MessageEditIn, caller: CallerDep) -> dict[str, Any]:
+async def edit(message_id: p.MessageId, body: s.MessageEditIn, caller: CallerDep) -> dict[str, Any]:
     """Only the author. The previous text is kept and listed under `edits`."""
     async with caller.tx() as tx:
         message = await messages.edit_message(tx, message_id, body.body)

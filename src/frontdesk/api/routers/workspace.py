@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
 from frontdesk.actions import members as m
 from frontdesk.actions.base import Tx, get_member, get_workspace, type_access
+from frontdesk.api import params as p
 from frontdesk.api import schemas as s
 from frontdesk.api.deps import CallerDep, IdempotencyKey
 from frontdesk.api.idempotency import fingerprint, run_creating
@@ -31,7 +32,7 @@ from frontdesk.queries.workspace import (
     present_workspace,
 )
 
-router = APIRouter(prefix="/api/v1")
+router = APIRouter(prefix="/api/v1", dependencies=[Depends(p.reject_nul_characters)])
 
 
 @router.get("/me", response_model=s.MeOut, tags=["workspace"], summary="Who the token acts as")
@@ -89,7 +90,7 @@ async def members_create(body: s.MemberIn, request: Request, caller: CallerDep,
 
 
 @router.get("/members/{member_id}", response_model=s.MemberOut, tags=["members"], summary="Get a member")
-async def members_get(member_id: int, caller: CallerDep) -> dict[str, Any]:
+async def members_get(member_id: p.MemberId, caller: CallerDep) -> dict[str, Any]:
     if caller.actor.member_id != member_id:
         require_staff(caller.actor, "look up other members")
     async with caller.read() as tx:
@@ -101,7 +102,7 @@ async def members_get(member_id: int, caller: CallerDep) -> dict[str, Any]:
 
 
 @router.patch("/members/{member_id}", response_model=s.MemberOut, tags=["members"], summary="Change a member")
-async def members_patch(member_id: int, body: s.MemberPatch, caller: CallerDep) -> dict[str, Any]:
+async def members_patch(member_id: p.MemberId, body: s.MemberPatch, caller: CallerDep) -> dict[str, Any]:
     async with caller.tx() as tx:
         try:
             await get_member(tx, member_id)
@@ -134,7 +135,7 @@ async def teams_create(body: s.TeamIn_, request: Request, caller: CallerDep,
 
 
 @router.get("/teams/{team_id}", response_model=s.TeamOut, tags=["teams"], summary="Get a team")
-async def teams_get(team_id: int, caller: CallerDep) -> dict[str, Any]:
+async def teams_get(team_id: p.TeamId, caller: CallerDep) -> dict[str, Any]:
     require_staff(caller.actor, "look up teams")
     async with caller.read() as tx:
         team = await tx.session.get(Team, team_id)
@@ -144,7 +145,7 @@ async def teams_get(team_id: int, caller: CallerDep) -> dict[str, Any]:
 
 
 @router.put("/teams/{team_id}/members", response_model=s.TeamOut, tags=["teams"], summary="Set a team's members")
-async def teams_members(team_id: int, body: s.TeamMembersIn, caller: CallerDep) -> dict[str, Any]:
+async def teams_members(team_id: p.TeamId, body: s.TeamMembersIn, caller: CallerDep) -> dict[str, Any]:
     async with caller.tx() as tx:
         team = await m.set_team_members(tx, team_id, body.member_ids)
         await tx.session.flush()
@@ -186,7 +187,7 @@ async def types_create(body: s.TicketTypeIn, request: Request, caller: CallerDep
 
 @router.get("/ticket-types/{type_id}", response_model=s.TicketTypeOut, tags=["ticket types"],
             summary="Get a ticket type")
-async def types_get(type_id: int, caller: CallerDep) -> dict[str, Any]:
+async def types_get(type_id: p.TypeId, caller: CallerDep) -> dict[str, Any]:
     async with caller.read() as tx:
         row = (await tx.session.execute(select(TicketType).where(
             TicketType.id == type_id, TicketType.workspace_id == caller.workspace_id))).scalar_one_or_none()
@@ -197,7 +198,7 @@ async def types_get(type_id: int, caller: CallerDep) -> dict[str, Any]:
 
 @router.patch("/ticket-types/{type_id}", response_model=s.TicketTypeOut, tags=["ticket types"],
               summary="Change a ticket type")
-async def types_patch(type_id: int, body: s.TicketTypePatch, caller: CallerDep) -> dict[str, Any]:
+async def types_patch(type_id: p.TypeId, body: s.TicketTypePatch, caller: CallerDep) -> dict[str, Any]:
     async with caller.tx() as tx:
         return present_type(await m.update_ticket_type(tx, type_id, _type_values(body, partial=True)))
 
@@ -252,7 +253,7 @@ async def tokens_create(body: s.TokenIn, request: Request, caller: CallerDep,
 
 
 @router.delete("/tokens/{token_id}", response_model=s.TokenOut, tags=["tokens"], summary="Revoke an API token")
-async def tokens_revoke(token_id: int, caller: CallerDep) -> dict[str, Any]:
+async def tokens_revoke(token_id: p.TokenId, caller: CallerDep) -> dict[str, Any]:
     async with caller.tx() as tx:
         return present_token(await m.revoke_api_token(tx, token_id))
 
@@ -261,7 +262,8 @@ async def tokens_revoke(token_id: int, caller: CallerDep) -> dict[str, Any]:
 
 
 @router.get("/events", response_model=s.EventPage, tags=["events"], summary="The workspace's event log")
-async def events_list(caller: CallerDep, after: Annotated[int | None, Query(description="event id")] = None,
+async def events_list(caller: CallerDep,
+                      after: Annotated[int | None, Query(ge=0, le=s.INT64_MAX, description="event id")] = None,
                       type: Annotated[list[str] | None, Query(description="repeatable")] = None,
                       limit: Annotated[int, Query(ge=1, le=200)] = 100) -> dict[str, Any]:
     """Every event after `after`, oldest first; for integrations that poll. Staff only."""
