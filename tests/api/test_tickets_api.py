@@ -277,3 +277,18 @@ async def test_a_patch_is_all_or_nothing(api, world):
             422, "custom_fields.plan")
     assert ok(await api("staff").get(f"{TICKETS}/{n}"))["priority"] == "normal"
     assert [e["type"] for e in await ticket_events(api, n)] == ["ticket.opened"]
+
+
+async def test_an_anonymous_ticket_hides_the_opener_from_staff(api, world):
+    ticket = await open_ticket(api, world, "alice", anonymous=True, description="it is me")
+    n = ticket["number"]
+    assert ticket["opener"]["id"] == world.member_ids["alice"]
+    seen = ok(await api("staff").get(f"{TICKETS}/{n}"))
+    assert seen["anonymous"] is True
+    assert seen["opener"]["id"] is None
+    assert seen["opener"]["anonymous"] is True
+    assert "Alice" not in seen["opener"]["display_name"]
+    [message] = ok(await api("staff").get(f"{TICKETS}/{n}/messages"))["items"]
+    assert message["author"]["id"] is None
+    assert message["author"]["display_name"] == seen["opener"]["display_name"]
+    assert "Alice" not in str(ok(await api("staff").get(TICKETS))["items"])
