@@ -60,3 +60,18 @@ async def test_the_workspace_feed_lists_events_after_an_id(api, world):
     assert len(page["items"]) == 2 and page["next_cursor"] is not None
     problem(await api("alice").get("/api/v1/events"), 403)
     problem(await api("staff").get("/api/v1/events", params={"after": "yesterday"}), 422, "after")
+
+
+async def test_the_workspace_feed_leaves_out_tickets_the_caller_may_not_see(api, world):
+    hidden = (await open_ticket(api, world, "alice", title="Sensitive"))["number"]
+    shown = (await open_ticket(api, world, "bob"))["number"]
+    ok(await api("manager").post(f"{TICKETS}/{hidden}/lockdown"))
+    ok(await api("manager").post(f"{TICKETS}/{hidden}/notes", json={"body": "legal is involved"}), 201)
+    ok(await api("staff").post(f"{TICKETS}/{shown}/claim"))
+    staff_feed = ok(await api("staff").get("/api/v1/events"))["items"]
+    assert hidden not in {e["ticket_number"] for e in staff_feed}
+    assert "Sensitive" not in str(staff_feed)
+    assert [e["type"] for e in staff_feed if e["ticket_number"] == shown] == ["ticket.opened", "ticket.claimed"]
+    manager_feed = ok(await api("manager").get("/api/v1/events"))["items"]
+    assert [e["type"] for e in manager_feed if e["ticket_number"] == hidden] == [
+        "ticket.opened", "ticket.locked", "note.created"]
