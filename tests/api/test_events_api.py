@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.api.helpers import TICKETS, ok, open_ticket, problem
 
 
@@ -75,3 +77,13 @@ async def test_the_workspace_feed_leaves_out_tickets_the_caller_may_not_see(api,
     manager_feed = ok(await api("manager").get("/api/v1/events"))["items"]
     assert [e["type"] for e in manager_feed if e["ticket_number"] == hidden] == [
         "ticket.opened", "ticket.locked", "note.created"]
+
+
+@pytest.mark.xfail(strict=True, reason="known: the audit log names an anonymous ticket's opener to staff "
+                                       "(actor_id and ticket.opened opener_id, in queries/tickets.py)")
+async def test_the_audit_log_keeps_an_anonymous_opener_anonymous(api, world):
+    n = (await open_ticket(api, world, "alice", anonymous=True, description="it is me"))["number"]
+    alice = world.member_ids["alice"]
+    events = ok(await api("staff").get(f"{TICKETS}/{n}/events"))["items"]
+    assert alice not in [e["actor_id"] for e in events]
+    assert alice not in [e["payload"].get("opener_id") for e in events]
