@@ -282,6 +282,7 @@ async def test_an_anonymous_ticket_hides_the_opener_from_staff(world):
         timeline = await ticket_timeline(tx, t.number)
     assert view["opener"]["id"] is None and view["opener"]["anonymous"] is True
     assert "Alice" not in view["opener"]["display_name"]
+    assert view["channel_name"] == f"ticket-{t.number}"
     assert timeline[0]["author"]["id"] is None
     assert timeline[0]["author"]["display_name"] == view["opener"]["display_name"]
     async with world.tx("alice") as tx:

@@ -225,7 +225,9 @@ async def open_ticket(
         workspace_id=tx.workspace_id,
         number=number,
         title=final_title,
-        channel_name=channel_name_for(number, opener.display_name, ticket_type.sequential_names),
+        # An anonymous ticket's channel must not be named after the person it hides.
+        channel_name=channel_name_for(number, None if anonymous else opener.display_name,
+                                      ticket_type.sequential_names),
         status=Status.OPEN,
         priority=prio,
         type_id=ticket_type.id,
