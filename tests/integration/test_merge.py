@@ -244,3 +244,14 @@ async def test_after_a_merge_each_customer_writes_in_their_own_conversation_by_d
     assert (from_alice.conversation_id, from_bob.conversation_id) == (alices, bobs)
     # staff reply, by default, through the destination opener's own conversation
     assert from_staff.conversation_id == bobs
+
+
+async def test_a_locked_down_ticket_is_not_merged_into_an_open_one(world):
+    await world.open("alice", title="Secret")
+    await world.open("bob", title="Public")
+    await world.run("manager", tickets.lockdown_ticket, 1)
+    with pytest.raises(MergeRefused, match="lockdown"):
+        await world.run("manager", merge.merge_tickets, 1, 2)
+    await world.run("manager", tickets.lockdown_ticket, 2)
+    merged_into = await world.run("manager", merge.merge_tickets, 1, 2)
+    assert merged_into.number == 2

@@ -37,6 +37,9 @@ async def merge_tickets(tx: Tx, source_number: int, into_number: int) -> Ticket:
         raise MergeRefused(f"ticket {source_number} is already merged")
     if source.status == Status.CLOSED:
         raise MergeRefused(f"ticket {source_number} is closed; reopen it before merging it")
+    if source.lockdown and not dest.lockdown:
+        # Its conversation would become visible to the regular staff of the destination.
+        raise MergeRefused(f"ticket {source_number} is under lockdown; lock ticket {into_number} down first")
 
     conversation_ids = list((await tx.session.execute(
         select(Conversation.id).where(Conversation.ticket_id == source.id).order_by(Conversation.id)
