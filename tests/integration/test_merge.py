@@ -9,7 +9,7 @@ from frontdesk.actions import conversations as conv
 from frontdesk.actions import lifecycle, merge, messages, tickets
 from frontdesk.db.models import Conversation, Message
 from frontdesk.domain import events as ev
-from frontdesk.domain.errors import Conflict, MergeRefused, NotFound, NotPermitted, UnmergeRefused
+from frontdesk.domain.errors import Conflict, MergeRefused, NotFound, NotPermitted, UnmergeRefused, ValidationFailed
 from frontdesk.queries.tickets import get_ticket_view, ticket_timeline
 from tests.integration.helpers import assert_event, fetch, last_event, tags, ticket
 
@@ -255,3 +255,19 @@ async def test_a_locked_down_ticket_is_not_merged_into_an_open_one(world):
     await world.run("manager", tickets.lockdown_ticket, 2)
     merged_into = await world.run("manager", merge.merge_tickets, 1, 2)
     assert merged_into.number == 2
+
+
+async def test_customers_of_a_merged_ticket_see_and_write_only_in_their_own_conversation(world):
+    await world.open("alice", title="Login broken", description="Alice: I cannot log in")
+    await world.open("bob", title="Login broken too", description="Bob: same here, my email is bob@x")
+    await world.run("staff", merge.merge_tickets, 2, 1)
+    async with world.tx("alice") as tx:
+        bodies = [m["body"] for m in await ticket_timeline(tx, 1)]
+    assert bodies == ["Alice: I cannot log in"]
+    async with world.tx("staff") as tx:
+        assert len(await ticket_timeline(tx, 1)) == 2
+    bob_conversation = (await fetch(world, select(Conversation.id).where(
+        Conversation.customer_id == world.member_ids["bob"])))[0]
+    with pytest.raises(ValidationFailed, match="not linked") as refused:
+        await world.run("alice", messages.post_message, 1, "peek", conversation_id=bob_conversation)
+    assert refused.value.field == "conversation_id"

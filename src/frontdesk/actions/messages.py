@@ -11,7 +11,7 @@ from frontdesk.actions.tickets import apply_status
 from frontdesk.db.models import Attachment, Conversation, Message, MessageEdit, Ticket
 from frontdesk.domain import events as ev
 from frontdesk.domain.errors import NotFound, NotPermitted, TicketClosed, ValidationFailed
-from frontdesk.domain.permissions import Capability, is_ticket_staff
+from frontdesk.domain.permissions import Capability, TicketAccess, is_ticket_staff
 from frontdesk.domain.tickets import AuthorKind, Status, Visibility
 
 MESSAGE_MAX = 16_000
@@ -67,6 +67,17 @@ async def _store_attachments(tx: Tx, message: Message, attachments: list[NewAtta
             url=a.url,
             created_at=tx.now,
         ))
+
+
+def customer_conversation_owners(ticket: Ticket, access: TicketAccess, member_id: int | None) -> set[int]:
+    """Whose conversations a customer-side member may read and write in on this ticket: their
+    own, and the opener's when they are the opener or were added to the ticket. A ticket can
+    hold other customers' conversations (linked or merged); those stay private."""
+    owners = {member_id} if member_id is not None else set()
+    added = member_id is not None and (member_id == ticket.opener_id or member_id in access.participant_ids)
+    if added and ticket.opener_id is not None:
+        owners.add(ticket.opener_id)
+    return owners
 
 
 async def _default_conversation(tx: Tx, ticket: Ticket, customer_id: int | None) -> Conversation:
@@ -132,7 +143,9 @@ async def post_message(
         raise ValidationFailed("customers write anonymously only in anonymous tickets", field="anonymous")
     if conversation_id is not None:
         conversation = await tx.session.get(Conversation, conversation_id)
-        if conversation is None or conversation.ticket_id != ticket.id:
+        if conversation is None or conversation.ticket_id != ticket.id or (
+                not staff and conversation.customer_id not in customer_conversation_owners(
+                    ticket, access, tx.actor.member_id)):
             raise ValidationFailed(f"conversation {conversation_id} is not linked to ticket {number}",
                                    field="conversation_id")
     else:

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import Integer, Select, String, and_, cast, func, literal, or_, select, union_all
 
 from frontdesk.actions.base import Tx, ticket_access, ticket_for
+from frontdesk.actions.messages import customer_conversation_owners
 from frontdesk.db.models import (
     Attachment,
     Conversation,
@@ -254,7 +255,11 @@ async def ticket_timeline(tx: Tx, number: int, *, include_internal: bool | None 
     access = await ticket_access(tx, ticket)
     staff = tx.actor.is_system or is_ticket_staff(tx.actor, access)
     show_internal = staff if include_internal is None else (include_internal and staff)
-    conversation_ids = select(Conversation.id).where(Conversation.ticket_id == ticket.id).scalar_subquery()
+    conversations = select(Conversation.id).where(Conversation.ticket_id == ticket.id)
+    if not staff:
+        owners = customer_conversation_owners(ticket, access, tx.actor.member_id)
+        conversations = conversations.where(Conversation.customer_id.in_(owners))
+    conversation_ids = conversations.scalar_subquery()
     where = or_(Message.conversation_id.in_(conversation_ids), Message.ticket_id == ticket.id)
     if not show_internal:
         where = and_(where, Message.visibility == "public")
