@@ -39,6 +39,8 @@ async def test_a_bad_timezone_is_422_and_changes_nothing(api):
 async def test_bad_settings_are_422_naming_the_setting(api):
     problem(await api("admin").patch(f"{V1}/workspace", json={"settings": {"transcript_retention_days": 0}}), 422,
             "settings.transcript_retention_days")
+    problem(await api("admin").patch(f"{V1}/workspace", json={"settings": {"transcript_retention_days": 10**12}}),
+            422, "settings.transcript_retention_days")
     problem(await api("admin").patch(f"{V1}/workspace", json={"settings": {"management_role_ids": ["abc"]}}), 422,
             "settings.management_role_ids")
     problem(await api("admin").patch(f"{V1}/workspace", json={"settings": []}), 422, "settings")
