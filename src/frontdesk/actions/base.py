@@ -99,19 +99,15 @@ class Desk:
         # Called with the events of each committed transaction (in this process).
         self.after_commit: list[Callable[[list[Event]], None]] = []
 
+    def _tx(self, session: AsyncSession, actor: Actor, workspace_id: int) -> Tx:
+        return Tx(session=session, actor=actor, workspace_id=workspace_id, now=self.clock.now(),
+                  files=self.files, dialect=self.db.dialect, db=self.db)
+
     @asynccontextmanager
     async def tx(self, actor: Actor, workspace_id: int) -> AsyncIterator[Tx]:
         """One action's transaction: commits when the block ends, rolls back on any error."""
         async with self.db.transaction() as session:
-            tx = Tx(
-                session=session,
-                actor=actor,
-                workspace_id=workspace_id,
-                now=self.clock.now(),
-                files=self.files,
-                dialect=self.db.dialect,
-                db=self.db,
-            )
+            tx = self._tx(session, actor, workspace_id)
             yield tx
         if tx.events:
             for hook in self.after_commit:
@@ -121,14 +117,7 @@ class Desk:
     async def read(self, actor: Actor, workspace_id: int) -> AsyncIterator[Tx]:
         """A read-only view with the same shape as a transaction, for queries."""
         async with self.db.reading() as session:
-            yield Tx(
-                session=session,
-                actor=actor,
-                workspace_id=workspace_id,
-                now=self.clock.now(),
-                files=self.files,
-                dialect=self.db.dialect,
-            )
+            yield self._tx(session, actor, workspace_id)
 
 
 # --- loading -------------------------------------------------------------------------------------------------

@@ -229,7 +229,7 @@ async def edit_message(tx: Tx, message_id: int, body: str) -> Message:
     message = await tx.session.get(Message, message_id)
     if message is None or message.workspace_id != tx.workspace_id:
         raise NotFound(f"message {message_id} not found")
-    ticket = await _ticket_of(tx, message)
+    ticket = await ticket_of_message(tx, message)
     if ticket is not None:
         await ticket_for(tx, ticket.number, Capability.VIEW)
         if message.visibility == Visibility.INTERNAL:
@@ -253,7 +253,8 @@ async def edit_message(tx: Tx, message_id: int, body: str) -> Message:
     return message
 
 
-async def _ticket_of(tx: Tx, message: Message) -> Ticket | None:
+async def ticket_of_message(tx: Tx, message: Message) -> Ticket | None:
+    """The ticket a message belongs to: a note's own ticket, or its conversation's."""
     if message.ticket_id is not None:
         return await tx.session.get(Ticket, message.ticket_id)
     if message.conversation_id is not None:

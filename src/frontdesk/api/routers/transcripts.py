@@ -87,16 +87,6 @@ async def purge(caller: CallerDep) -> dict[str, Any]:
         return {"purged": await purge_expired_transcripts(tx)}
 
 
-async def _message_ticket(tx: Tx, message: Message) -> Ticket | None:
-    if message.ticket_id is not None:
-        return await tx.session.get(Ticket, message.ticket_id)
-    if message.conversation_id is not None:
-        conversation = await tx.session.get(Conversation, message.conversation_id)
-        if conversation is not None and conversation.ticket_id is not None:
-            return await tx.session.get(Ticket, conversation.ticket_id)
-    return None
-
-
 @router.get("/attachments/{attachment_id}", tags=["attachments"], summary="Download an attachment",
             response_class=Response)
 async def attachment(attachment_id: p.AttachmentId, caller: CallerDep) -> Response:
@@ -107,7 +97,7 @@ async def attachment(attachment_id: p.AttachmentId, caller: CallerDep) -> Respon
             raise NotFound(f"attachment {attachment_id} not found")
         message = await tx.session.get(Message, row.message_id)
         assert message is not None
-        ticket = await _message_ticket(tx, message)
+        ticket = await messages.ticket_of_message(tx, message)
         try:
             if ticket is not None:
                 capability = Capability.NOTE if message.visibility == "internal" else Capability.VIEW
@@ -134,5 +124,5 @@ async def edit(message_id: p.MessageId, body: s.MessageEditIn, caller: CallerDep
     """Only the author. The previous text is kept and listed under `edits`."""
     async with caller.tx() as tx:
         message = await messages.edit_message(tx, message_id, body.body)
-        ticket = await _message_ticket(tx, message)
+        ticket = await messages.ticket_of_message(tx, message)
         return (await present_messages(tx, [message], ticket=ticket, staff=True))[0]
