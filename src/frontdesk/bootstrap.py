@@ -148,3 +148,4 @@ def configure_logging(settings: Settings, stream: IO[str] | None = None) -> None
         logger = logging.getLogger(name)
         logger.handlers.clear()
         logger.propagate = True
+        logger.setLevel(logging.NOTSET)  # follow FRONTDESK_LOG_LEVEL, whatever set it before

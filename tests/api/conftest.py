@@ -13,6 +13,7 @@ import uvicorn
 
 from frontdesk.actions.members import create_api_token
 from frontdesk.api.app import create_app
+from tests.integration import conftest as prebuilt
 
 
 def free_port() -> int:
@@ -58,3 +59,11 @@ async def api(world) -> AsyncIterator[Api]:  # type: ignore[no-untyped-def]
             await client.aclose()
         server.should_exit = True
         await task
+
+
+# API tests start from the same prebuilt world as the integration tests (a file copy on
+# SQLite, a snapshot restore on PostgreSQL) instead of emptying and rebuilding per test.
+sqlite_world = prebuilt.sqlite_world
+pg_world = prebuilt.pg_world
+db_url = prebuilt.db_url
+world = prebuilt.world

@@ -118,15 +118,22 @@ async def actor_for_member(tx: Tx, member: Member, *, workspace_settings: dict[s
         workspace = await tx.session.get(Workspace, member.workspace_id)
         workspace_settings = (workspace.settings or {}) if workspace else {}
     management_roles = frozenset(workspace_settings.get("management_role_ids", []))
+    discord_roles = frozenset(member.discord_role_ids or ())
+    staffs_a_type = False
+    if discord_roles:
+        type_roles = (await tx.session.execute(select(TicketType.staff_role_ids).where(
+            TicketType.workspace_id == member.workspace_id, TicketType.archived.is_(False)))).scalars()
+        staffs_a_type = any(discord_roles & set(roles or ()) for roles in type_roles)
     return Actor(
         member_id=member.id,
         role=Role(member.role),
-        discord_role_ids=frozenset(member.discord_role_ids or ()),
+        discord_role_ids=discord_roles,
         discord_powers=frozenset(member.discord_powers or ()),
         team_ids=frozenset(r[0] for r in rows),
         team_permissions=frozenset(p for r in rows for p in (r[1] or ())),
         management_role_ids=management_roles,
         display_name=member.display_name,
+        staffs_a_type=staffs_a_type,
     )
 
 

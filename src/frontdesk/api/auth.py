@@ -34,8 +34,8 @@ class Caller:
 
 
 # Events after which a cached actor may be out of date: who someone is, their teams, the
-# workspace's management roles, or the token itself changed.
-CONFIG_EVENT_PREFIXES = ("member.", "team.", "workspace.", "api_token.")
+# workspace's management roles, the types' staff roles, or the token itself changed.
+CONFIG_EVENT_PREFIXES = ("member.", "team.", "workspace.", "api_token.", "ticket_type.")
 
 
 class ActorCache:

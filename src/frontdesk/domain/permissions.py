@@ -68,6 +68,8 @@ class Actor:
     management_role_ids: frozenset[str] = frozenset()
     is_system: bool = False
     display_name: str = ""
+    # Holds a Discord role listed among some ticket type's staff roles (path 1 somewhere).
+    staffs_a_type: bool = False
 
     @classmethod
     def system(cls, name: str = "frontdesk") -> Actor:
@@ -96,6 +98,7 @@ class Actor:
             or MANAGE_CHANNELS in self.discord_powers
             or TICKETS_EDIT in self.team_permissions
             or bool(self.team_ids)
+            or self.staffs_a_type
         )
 
 

@@ -180,7 +180,7 @@ class TicketFilters:
     q: str | None = None
 
 
-def _filter(stmt: Select[Any], f: TicketFilters) -> Select[Any]:
+def _filter(stmt: Select[Any], f: TicketFilters, viewer_id: int | None) -> Select[Any]:
     if f.status:
         for value in f.status:
             if value not in {s.value for s in Status}:
@@ -205,6 +205,9 @@ def _filter(stmt: Select[Any], f: TicketFilters) -> Select[Any]:
         stmt = stmt.where(Ticket.team_id == f.team_id)
     if f.opener_id is not None:
         stmt = stmt.where(Ticket.opener_id == f.opener_id)
+        if f.opener_id != viewer_id:
+            # Who opened an anonymous ticket stays hidden, also from a search by opener.
+            stmt = stmt.where(Ticket.anonymous.is_(False))
     if f.escalated is not None:
         stmt = stmt.where(Ticket.escalated.is_(f.escalated))
     for tag in f.tag or []:
@@ -233,7 +236,7 @@ async def list_tickets(tx: Tx, filters: TicketFilters, *, cursor: str | None = N
     if order not in ("newest", "oldest"):
         raise ValidationFailed("order must be newest or oldest", field="order")
     stmt = select(Ticket).where(Ticket.workspace_id == tx.workspace_id, await visible_tickets_clause(tx))
-    stmt = _filter(stmt, filters)
+    stmt = _filter(stmt, filters, tx.actor.member_id)
     if cursor:
         position = decode_cursor(cursor)
         after = position.get("n")
@@ -332,13 +335,43 @@ async def ticket_events(tx: Tx, number: int, *, cursor: str | None = None,
     rows = list((await tx.session.execute(stmt.order_by(Event.id).limit(limit + 1))).scalars())
     more = len(rows) > limit
     rows = rows[:limit]
-    return [present_event(e) for e in rows], (encode_cursor({"e": rows[-1].id}) if more and rows else None)
+    hidden = {ticket.id: ticket.opener_id} if ticket.anonymous and ticket.opener_id != tx.actor.member_id else {}
+    return [present_event(e, hidden) for e in rows], (encode_cursor({"e": rows[-1].id}) if more and rows else None)
 
 
-def present_event(e: Event) -> dict[str, Any]:
+# Payload keys that can name the opener of an anonymous ticket.
+_PERSON_KEYS = ("opener_id", "member_id", "customer_id", "claimer_id", "assignee_id")
+
+
+def present_event(e: Event, hidden_openers: dict[int, int | None] | None = None) -> dict[str, Any]:
+    """An event as the API shows it. ``hidden_openers`` maps anonymous tickets to their
+    openers, who are left unnamed (as ``null``) wherever they appear."""
+    actor_id, payload = e.actor_id, e.payload
+    hidden = (hidden_openers or {}).get(e.ticket_id or 0)
+    if hidden is not None:
+        actor_id = None if actor_id == hidden else actor_id
+        payload = _unname(payload, hidden)
     return {"id": e.id, "type": e.type, "ticket_number": e.payload.get("ticket_number"),
-            "conversation_id": e.conversation_id, "actor_id": e.actor_id, "actor_kind": e.actor_kind,
-            "occurred_at": _iso(e.occurred_at), "payload": e.payload}
+            "conversation_id": e.conversation_id, "actor_id": actor_id, "actor_kind": e.actor_kind,
+            "occurred_at": _iso(e.occurred_at), "payload": payload}
+
+
+def _unname(value: Any, member_id: int) -> Any:
+    if isinstance(value, dict):
+        return {k: (None if k in _PERSON_KEYS and v == member_id else _unname(v, member_id))
+                for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unname(v, member_id) for v in value]
+    return value
+
+
+async def _anonymous_openers(tx: Tx, events: list[Event]) -> dict[int, int | None]:
+    ticket_ids = {e.ticket_id for e in events if e.ticket_id is not None}
+    if not ticket_ids:
+        return {}
+    rows = (await tx.session.execute(select(Ticket.id, Ticket.opener_id).where(
+        Ticket.id.in_(ticket_ids), Ticket.anonymous.is_(True)))).all()
+    return {ticket_id: opener for ticket_id, opener in rows if opener != tx.actor.member_id}
 
 
 async def workspace_events(tx: Tx, *, after_id: int | None = None, types: list[str] | None = None,
@@ -357,7 +390,8 @@ async def workspace_events(tx: Tx, *, after_id: int | None = None, types: list[s
     rows = list((await tx.session.execute(stmt.order_by(Event.id).limit(limit + 1))).scalars())
     more = len(rows) > limit
     rows = rows[:limit]
-    return [present_event(e) for e in rows], (encode_cursor({"e": rows[-1].id}) if more and rows else None)
+    hidden = await _anonymous_openers(tx, rows)
+    return [present_event(e, hidden) for e in rows], (encode_cursor({"e": rows[-1].id}) if more and rows else None)
 
 
 def can_see_internal(tx: Tx, access: Any) -> bool:

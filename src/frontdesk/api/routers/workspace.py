@@ -9,14 +9,14 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
 from frontdesk.actions import members as m
-from frontdesk.actions.base import Tx, get_member, get_workspace, type_access
+from frontdesk.actions.base import Tx, get_member, get_workspace
 from frontdesk.api import params as p
 from frontdesk.api import schemas as s
 from frontdesk.api.deps import CallerDep, IdempotencyKey
 from frontdesk.api.idempotency import fingerprint, run_creating
 from frontdesk.db.models import Team, TicketType
 from frontdesk.domain.errors import NotFound, ValidationFailed
-from frontdesk.domain.permissions import is_type_staff, require_staff
+from frontdesk.domain.permissions import require_staff
 from frontdesk.queries.tickets import workspace_events
 from frontdesk.queries.workspace import (
     list_fields,
@@ -41,11 +41,6 @@ async def me(caller: CallerDep) -> dict[str, Any]:
     paths (a type's staff role, a Discord power or role, a team permission)."""
     actor = caller.actor
     is_staff = actor.is_staff_anywhere
-    if not is_staff:
-        async with caller.read() as tx:
-            types = (await tx.session.execute(
-                select(TicketType).where(TicketType.workspace_id == caller.workspace_id))).scalars()
-            is_staff = any(is_type_staff(actor, type_access(t)) for t in types)
     return {"workspace_id": caller.workspace_id, "member_id": actor.member_id, "display_name": actor.display_name,
             "role": actor.role.value, "is_staff": is_staff, "is_management": actor.is_management}
 
