@@ -94,7 +94,8 @@ async def drive(base: str, token: str, clients: int, jobs: list[tuple[str, dict]
     results: list[dict] = []
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
 
-    async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {token}"},
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    async with httpx.AsyncClient(base_url=base, headers=headers,
                                  limits=limits, timeout=60) as client:
 
         async def worker() -> None:
