@@ -12,6 +12,7 @@ coordinate writers.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -49,6 +50,7 @@ class Database:
     def __init__(self, url: str, *, busy_timeout_ms: int = 30_000, pool_size: int = 20) -> None:
         self.url = url
         self.dialect = make_url(url).get_backend_name()
+        self._sqlite_writer = asyncio.Lock()
         if self.dialect == "sqlite":
             self.write_engine = _sqlite_engine(url, immediate=True, busy_timeout_ms=busy_timeout_ms)
             self.read_engine = _sqlite_engine(url, immediate=False, busy_timeout_ms=busy_timeout_ms)
@@ -72,6 +74,13 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """One write transaction: commit on success, roll back on any exception."""
+        if self.is_sqlite:
+            # SQLite has one writer. Writers of this process wait their turn here, in order,
+            # instead of polling the file lock with SQLite's growing busy-timeout sleeps;
+            # other processes still queue on the busy timeout.
+            async with self._sqlite_writer, self._write_sessions() as session, session.begin():
+                yield session
+            return
         async with self._write_sessions() as session, session.begin():
             yield session
 
