@@ -250,6 +250,17 @@ async def test_an_edit_to_the_same_text_records_nothing(world):
     assert await fetch(world, select(MessageEdit)) == []
 
 
+async def test_a_public_message_is_not_edited_once_its_ticket_is_closed(world):
+    t = await world.open("alice")
+    m = await world.run("staff", messages.post_message, t.number, "Final answer")
+    note = await world.run("staff", messages.add_note, t.number, "internal")
+    await world.run("staff", lifecycle.close_ticket, t.number, reason="resolved")
+    with pytest.raises(TicketClosed):
+        await world.run("staff", messages.edit_message, m.id, "Rewritten history")
+    await world.run("staff", messages.edit_message, note.id, "internal, corrected")
+    assert [e.previous_body for e in await fetch(world, select(MessageEdit))] == ["internal"]
+
+
 async def test_a_note_is_edited_by_its_author_only_while_they_are_staff(world):
     t = await world.open("alice")
     note = await world.run("staff", messages.add_note, t.number, "first thought")

@@ -224,8 +224,8 @@ async def add_note(tx: Tx, number: int, body: str, *, attachments: list[NewAttac
 
 
 async def edit_message(tx: Tx, message_id: int, body: str) -> Message:
-    """Change a message's text, keeping the previous text as an edit. Only its author.
-    Emits ``message.edited``."""
+    """Change a message's text, keeping the previous text as an edit. Only its author, and a
+    public message only while its ticket is not closed. Emits ``message.edited``."""
     message = await tx.session.get(Message, message_id)
     if message is None or message.workspace_id != tx.workspace_id:
         raise NotFound(f"message {message_id} not found")
@@ -240,6 +240,9 @@ async def edit_message(tx: Tx, message_id: int, body: str) -> Message:
                 raise NotFound(f"message {message_id} not found") from None
     if message.author_id is None or message.author_id != tx.actor.member_id:
         raise NotPermitted("only the author may edit a message")
+    if ticket is not None and ticket.status == Status.CLOSED and message.visibility == Visibility.PUBLIC:
+        # Its transcript was rendered at close; the record stays as it was then.
+        raise TicketClosed(f"ticket {ticket.number} is closed; its messages can no longer be edited")
     text = _body(body, [])
     if text == message.body:
         return message
