@@ -92,3 +92,17 @@ async def test_purging_expired_transcripts(api, world, clock):
     assert ok(await api("admin").post("/api/v1/transcripts/purge")) == {"purged": 1}
     assert ok(await api("staff").get(f"{TICKETS}/{n}/transcripts"))["items"] == []
     problem(await api("staff").get(transcript["html_url"]), 404)
+
+
+async def test_a_customer_reads_only_their_own_conversations_in_a_merged_tickets_transcript(api, world):
+    kept = await open_ticket(api, world, "alice", description="Alice: my invoice is wrong")
+    merged = await open_ticket(api, world, "bob", type_name="Billing", description="Bob: card 4242 declined")
+    ok(await api("staff").post(f"{TICKETS}/{merged['number']}/merge", json={"into": kept["number"]}))
+    ok(await api("staff").post(f"{TICKETS}/{kept['number']}/close", json={"reason": "resolved"}))
+    listing = ok(await api("alice").get(f"{TICKETS}/{kept['number']}/transcripts"))["items"]
+    alice_text = (await api("alice").get(listing[0]["text_url"])).text
+    alice_html = (await api("alice").get(listing[0]["html_url"])).text
+    staff_text = (await api("staff").get(listing[0]["text_url"])).text
+    assert "Alice: my invoice is wrong" in alice_text and "Alice: my invoice is wrong" in alice_html
+    assert "card 4242" not in alice_text and "card 4242" not in alice_html
+    assert "card 4242" in staff_text

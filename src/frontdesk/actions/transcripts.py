@@ -6,7 +6,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import delete, or_, select
 
-from frontdesk.actions.base import Tx, get_workspace
+from frontdesk.actions.base import Tx, get_workspace, ticket_access
+from frontdesk.actions.messages import customer_conversation_owners
 from frontdesk.db.models import (
     Attachment,
     Conversation,
@@ -17,7 +18,7 @@ from frontdesk.db.models import (
     TicketType,
     Transcript,
 )
-from frontdesk.domain.permissions import require_workspace_admin
+from frontdesk.domain.permissions import is_ticket_staff, require_workspace_admin
 from frontdesk.domain.tickets import Visibility, anonymous_nickname
 from frontdesk.domain.transcripts import (
     TranscriptAttachment,
@@ -33,11 +34,33 @@ async def create_transcript(tx: Tx, ticket: Ticket) -> Transcript:
     """Render the ticket's public messages as HTML and text and store them. Called by
     ``close_ticket``; emits ``transcript.created``."""
     workspace = await get_workspace(tx)
-    conversation_ids = select(Conversation.id).where(Conversation.ticket_id == ticket.id).scalar_subquery()
+    html, text, count = await render_transcript(tx, ticket)
+    retention = (workspace.settings or {}).get("transcript_retention_days")
+    transcript = Transcript(
+        workspace_id=tx.workspace_id, ticket_id=ticket.id, html=html, text=text, message_count=count,
+        created_at=tx.now, expires_at=tx.now + timedelta(days=retention) if retention else None,
+    )
+    tx.session.add(transcript)
+    await tx.session.flush()
+    await tx.record("transcript.created", ticket=ticket, transcript_id=transcript.id,
+                    message_count=transcript.message_count)
+    return transcript
+
+
+async def render_transcript(tx: Tx, ticket: Ticket, *, customer_ids: set[int] | None = None,
+                            until: datetime | None = None) -> tuple[str, str, int]:
+    """The ticket's public messages as (HTML, text, message count). ``customer_ids`` keeps only
+    those customers' conversations (a customer's view of a ticket that holds other customers'
+    conversations); ``until`` leaves out later messages (the state at a past close)."""
+    workspace = await get_workspace(tx)
+    conversations = select(Conversation.id).where(Conversation.ticket_id == ticket.id)
+    if customer_ids is not None:
+        conversations = conversations.where(Conversation.customer_id.in_(customer_ids))
+    wanted = [Message.conversation_id.in_(conversations.scalar_subquery()), Message.visibility == Visibility.PUBLIC]
+    if until is not None:
+        wanted.append(Message.created_at <= until)
     messages = list((await tx.session.execute(
-        select(Message)
-        .where(Message.conversation_id.in_(conversation_ids), Message.visibility == Visibility.PUBLIC)
-        .order_by(Message.created_at, Message.id)
+        select(Message).where(*wanted).order_by(Message.created_at, Message.id)
     )).scalars())
     member_ids = {m.author_id for m in messages if m.author_id} | {ticket.opener_id} - {None}
     names = dict((await tx.session.execute(
@@ -84,17 +107,23 @@ async def create_transcript(tx: Tx, ticket: Ticket) -> Transcript:
         type_name=ticket_type.name if ticket_type else None, opener=opener, opened_at=ticket.created_at,
         closed_at=ticket.closed_at, close_reason=ticket.close_reason, close_note=ticket.close_note, tags=tags,
     )
-    retention = (workspace.settings or {}).get("transcript_retention_days")
-    transcript = Transcript(
-        workspace_id=tx.workspace_id, ticket_id=ticket.id,
-        html=render_html(head, rendered), text=render_text(head, rendered), message_count=len(rendered),
-        created_at=tx.now, expires_at=tx.now + timedelta(days=retention) if retention else None,
-    )
-    tx.session.add(transcript)
-    await tx.session.flush()
-    await tx.record("transcript.created", ticket=ticket, transcript_id=transcript.id,
-                    message_count=transcript.message_count)
-    return transcript
+    return render_html(head, rendered), render_text(head, rendered), len(rendered)
+
+
+async def transcript_for_viewer(tx: Tx, transcript: Transcript, ticket: Ticket) -> tuple[str, str]:
+    """The (HTML, text) of a stored transcript as ``tx.actor`` may read it. Staff read what was
+    stored at close. A customer of a ticket that also holds other customers' conversations
+    (after a merge or link) reads the same close rendered from their own conversations only."""
+    access = await ticket_access(tx, ticket)
+    if tx.actor.is_system or is_ticket_staff(tx.actor, access):
+        return transcript.html, transcript.text
+    owners = customer_conversation_owners(ticket, access, tx.actor.member_id)
+    others = await tx.session.scalar(select(Conversation.id).where(
+        Conversation.ticket_id == ticket.id, Conversation.customer_id.not_in(owners)).limit(1))
+    if others is None:
+        return transcript.html, transcript.text
+    html, text, _ = await render_transcript(tx, ticket, customer_ids=owners, until=transcript.created_at)
+    return html, text
 
 
 async def purge_expired_transcripts(tx: Tx, *, now: datetime | None = None) -> int:

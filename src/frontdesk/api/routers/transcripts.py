@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from frontdesk.actions import messages
 from frontdesk.actions.base import Tx, ticket_for
-from frontdesk.actions.transcripts import purge_expired_transcripts
+from frontdesk.actions.transcripts import purge_expired_transcripts, transcript_for_viewer
 from frontdesk.api import params as p
 from frontdesk.api import schemas as s
 from frontdesk.api.deps import CallerDep
@@ -61,10 +61,11 @@ async def transcript_meta(transcript_id: p.TranscriptId, caller: CallerDep) -> d
 async def transcript_html(transcript_id: p.TranscriptId, caller: CallerDep, download: bool = False) -> HTMLResponse:
     async with caller.read() as tx:
         transcript, ticket = await _transcript(tx, transcript_id)
+        html, _ = await transcript_for_viewer(tx, transcript, ticket)
     headers = {"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src *"}
     if download:
         headers["Content-Disposition"] = f'attachment; filename="ticket-{ticket.number}-transcript.html"'
-    return HTMLResponse(transcript.html, headers=headers)
+    return HTMLResponse(html, headers=headers)
 
 
 @router.get("/transcripts/{transcript_id}/text", response_class=PlainTextResponse, tags=["transcripts"],
@@ -73,10 +74,11 @@ async def transcript_text(transcript_id: p.TranscriptId, caller: CallerDep,
                           download: bool = False) -> PlainTextResponse:
     async with caller.read() as tx:
         transcript, ticket = await _transcript(tx, transcript_id)
+        _, text = await transcript_for_viewer(tx, transcript, ticket)
     headers = {}
     if download:
         headers["Content-Disposition"] = f'attachment; filename="ticket-{ticket.number}-transcript.txt"'
-    return PlainTextResponse(transcript.text, headers=headers)
+    return PlainTextResponse(text, headers=headers)
 
 
 @router.post("/transcripts/purge", response_model=s.PurgeOut, tags=["transcripts"],
