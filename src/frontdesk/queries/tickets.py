@@ -27,7 +27,7 @@ from frontdesk.db.models import (
     TicketType,
 )
 from frontdesk.domain.errors import ValidationFailed
-from frontdesk.domain.permissions import Capability, can, is_ticket_staff
+from frontdesk.domain.permissions import Capability, is_ticket_staff
 from frontdesk.domain.tickets import Priority, Status, anonymous_nickname, normalize_tag
 from frontdesk.queries.visibility import visible_tickets_clause
 
@@ -392,7 +392,3 @@ async def workspace_events(tx: Tx, *, after_id: int | None = None, types: list[s
     rows = rows[:limit]
     hidden = await _anonymous_openers(tx, rows)
     return [present_event(e, hidden) for e in rows], (encode_cursor({"e": rows[-1].id}) if more and rows else None)
-
-
-def can_see_internal(tx: Tx, access: Any) -> bool:
-    return tx.actor.is_system or can(tx.actor, Capability.NOTE, access)

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
 from frontdesk.actions import bulk, conversations, lifecycle, merge, messages, tickets
-from frontdesk.actions.base import Tx
+from frontdesk.actions.base import Tx, get_ticket
 from frontdesk.actions.messages import NewAttachment
 from frontdesk.api import params as p
 from frontdesk.api import schemas as s
@@ -315,7 +315,7 @@ async def post_message(number: p.TicketNumber, body: s.MessageIn, request: Reque
         message = await messages.post_message(
             tx, number, body.body, conversation_id=body.conversation_id, anonymous=body.anonymous,
             reply_to_id=body.reply_to_id, attachments=files, external_id=body.external_id)
-        ticket = await tickets_by_id(tx, number)
+        ticket = await get_ticket(tx, number, for_update=False)
         return (await present_messages(tx, [message], ticket=ticket, staff=True))[0]
 
     return await run_creating(caller, idempotency_key, fingerprint("POST", request.url.path, data), create,
@@ -331,17 +331,11 @@ async def add_note(number: p.TicketNumber, body: s.NoteIn, request: Request, cal
 
     async def create(tx: Tx) -> dict[str, Any]:
         note = await messages.add_note(tx, number, body.body, attachments=files)
-        ticket = await tickets_by_id(tx, number)
+        ticket = await get_ticket(tx, number, for_update=False)
         return (await present_messages(tx, [note], ticket=ticket, staff=True))[0]
 
     return await run_creating(caller, idempotency_key, fingerprint("POST", request.url.path, data), create,
                               response_model=s.MessageOut)
-
-
-async def tickets_by_id(tx: Tx, number: int) -> Ticket:
-    from frontdesk.actions.base import get_ticket
-
-    return await get_ticket(tx, number, for_update=False)
 
 
 @router.get("/{number}/events", response_model=s.EventPage, summary="The ticket's audit log")
