@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import and_, delete, func, select, update
 
 from frontdesk.actions.base import (
     Tx,
@@ -28,6 +28,7 @@ from frontdesk.db.models import (
     Ticket,
     TicketParticipant,
     TicketTag,
+    TicketType,
     Workspace,
 )
 from frontdesk.domain import events as ev
@@ -157,10 +158,22 @@ async def open_ticket(
     enforced against the opener. Emits ``ticket.opened`` (and ``message.created`` for the
     description).
     """
-    ticket_type = await get_type(tx, type_id)
+    actor = tx.actor
+    # The type, the opener and whether required custom fields exist, in one round trip.
+    wanted_opener = opener_id if opener_id is not None else actor.member_id
+    required_fields = select(CustomFieldDefinition.id).where(
+        CustomFieldDefinition.workspace_id == tx.workspace_id, CustomFieldDefinition.required.is_(True)).exists()
+    row = (await tx.session.execute(
+        select(TicketType, Member, required_fields)
+        .outerjoin(Member, and_(Member.id == wanted_opener, Member.workspace_id == tx.workspace_id))
+        .where(TicketType.id == type_id, TicketType.workspace_id == tx.workspace_id)
+    )).first()
+    if row is None:
+        raise ValidationFailed(f"ticket type {type_id} does not exist in this workspace", field="type_id")
+    ticket_type, opener, has_required_fields = row
+    tx.types[ticket_type.id] = ticket_type
     if ticket_type.archived:
         raise ValidationFailed("this ticket type is archived", field="type_id")
-    actor = tx.actor
     if opener_id is None or opener_id == actor.member_id:
         if actor.member_id is None:
             raise ValidationFailed("opener_id is required when the desk opens a ticket", field="opener_id")
@@ -169,13 +182,11 @@ async def open_ticket(
             raise NotPermitted(f"only members with an allowed role may open {ticket_type.name} tickets")
     elif not is_type_staff(actor, type_access(ticket_type)):
         raise NotPermitted("only staff may open a ticket on behalf of someone else")
-    # With a limit, lock the opener so two simultaneous opens cannot both slip under it.
-    opener_query = select(Member).where(Member.id == opener_id, Member.workspace_id == tx.workspace_id)
-    if ticket_type.open_limit_per_user is not None:
-        opener_query = opener_query.with_for_update()
-    opener = (await tx.session.execute(opener_query)).scalar_one_or_none()
     if opener is None:
         raise ValidationFailed(f"member {opener_id} does not exist in this workspace", field="opener_id")
+    if ticket_type.open_limit_per_user is not None:
+        # Lock the opener so two simultaneous opens cannot both slip under the limit.
+        await tx.session.execute(select(Member.id).where(Member.id == opener.id).with_for_update())
 
     questions = parse_intake_questions(ticket_type.intake_questions or [])
     given = dict(answers or {})
@@ -196,7 +207,9 @@ async def open_ticket(
     body = description if description is not None else intake_description
     prio = _priority(priority)
     tag_list = sorted({_tag(t, "tags") for t in tags or []})
-    fields = await _check_custom_fields(tx, custom_fields or {}, creating=True)
+    fields: dict[str, Any] = {}
+    if custom_fields or has_required_fields:
+        fields = await _check_custom_fields(tx, custom_fields or {}, creating=True)
     if team_id is not None:
         team = await tx.session.get(Team, team_id)
         if team is None or team.workspace_id != tx.workspace_id:
