@@ -241,3 +241,15 @@ async def test_linking_the_openers_own_second_conversation_adds_no_contact(world
     await world.run("staff", conv.link_conversation, t.number, c.id)
     async with world.tx("staff") as tx:
         assert (await get_ticket_view(tx, t.number))["contacts"] == []
+
+
+async def test_a_staff_reply_before_converting_is_the_tickets_first_response(world, clock):
+    c = await start(world, subject="Refund please", body="We can help")
+    replied_at = clock.now()
+    clock.advance(minutes=5)
+    await world.run("alice", conv.post_in_conversation, c.id, "Thanks, it was order 12")
+    asked_at = clock.now()
+    clock.advance(minutes=5)
+    t = await world.run("staff", conv.convert_to_ticket, c.id, type_id=world.type_ids["General"])
+    assert (t.first_response_at, t.last_staff_message_at) == (replied_at, replied_at)
+    assert (t.last_customer_message_at, t.last_message_at) == (asked_at, asked_at)

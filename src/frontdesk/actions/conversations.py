@@ -123,12 +123,21 @@ async def convert_to_ticket(tx: Tx, conversation_id: int, *, type_id: int, title
         tx, type_id=type_id, title=title or conversation.subject, opener_id=conversation.customer_id,
         priority=priority, tags=tags, channel=conversation.channel, conversation=conversation,
     )
-    first, last = (await tx.session.execute(
-        select(func.min(Message.created_at), func.max(Message.created_at)).where(
+    # What already happened in the conversation counts for the ticket: its last messages and
+    # a staff reply given before the conversion (the first response is not owed twice).
+    times = dict((kind, (first, last)) for kind, first, last in (await tx.session.execute(
+        select(Message.author_kind, func.min(Message.created_at), func.max(Message.created_at)).where(
             Message.conversation_id == conversation.id, Message.visibility == Visibility.PUBLIC)
-    )).one()
-    if last is not None:
-        ticket.last_message_at = last
+        .group_by(Message.author_kind)
+    )).all())
+    lasts = [last for _, last in times.values()]
+    if lasts:
+        ticket.last_message_at = max(lasts)
+    if AuthorKind.CUSTOMER in times:
+        ticket.last_customer_message_at = times[AuthorKind.CUSTOMER][1]
+    if AuthorKind.STAFF in times:
+        ticket.first_response_at = times[AuthorKind.STAFF][0]
+        ticket.last_staff_message_at = times[AuthorKind.STAFF][1]
     conversation.status = ConversationStatus.OPEN
     await tx.record(ev.CONVERSATION_CONVERTED, ticket=ticket, conversation_id=conversation.id)
     return ticket
