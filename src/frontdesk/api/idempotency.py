@@ -12,6 +12,7 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from fastapi import Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import select
@@ -50,18 +51,21 @@ def shaped(response_model: type[BaseModel], body: dict[str, Any]) -> dict[str, A
 
 async def run_creating(
     caller: Caller,
+    request: Request,
     key: str | None,
-    print_: str,
+    request_body: Any,
     create: Callable[[Tx], Awaitable[dict[str, Any]]],
     *,
     response_model: type[BaseModel],
     status_code: int = 201,
 ) -> JSONResponse:
-    """Run ``create`` in one transaction, honouring ``key`` when one was sent."""
+    """Run ``create`` in one transaction, honouring ``key`` when one was sent. A replay must
+    match the first request's method, path and ``request_body``."""
     if not key:
         async with caller.tx() as tx:
             body = shaped(response_model, await create(tx))
         return JSONResponse(body, status_code=status_code)
+    print_ = fingerprint(request.method, request.url.path, request_body)
     try:
         async with caller.tx() as tx:
             row = await _stored(tx, caller, key)

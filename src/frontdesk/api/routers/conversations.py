@@ -13,7 +13,7 @@ from frontdesk.actions.base import Tx
 from frontdesk.api import params as p
 from frontdesk.api import schemas as s
 from frontdesk.api.deps import CallerDep, IdempotencyKey
-from frontdesk.api.idempotency import fingerprint, run_creating
+from frontdesk.api.idempotency import run_creating
 from frontdesk.db.models import Message
 from frontdesk.queries.tickets import present_messages, present_ticket
 from frontdesk.queries.workspace import list_conversations, present_conversations
@@ -43,7 +43,7 @@ async def create(body: s.ConversationCreate, request: Request, caller: CallerDep
         conversation = await conv.start_conversation(tx, **data)
         return await _detail(tx, conversation.id)
 
-    return await run_creating(caller, idempotency_key, fingerprint("POST", request.url.path, data), run,
+    return await run_creating(caller, request, idempotency_key, data, run,
                               response_model=s.ConversationDetail)
 
 
@@ -73,7 +73,7 @@ async def post(conversation_id: p.ConversationId, body: s.ConversationMessageIn,
         message = await conv.post_in_conversation(tx, conversation_id, body.body, internal=body.internal)
         return (await present_messages(tx, [message], ticket=None, staff=True))[0]
 
-    return await run_creating(caller, idempotency_key, fingerprint("POST", request.url.path, data), run,
+    return await run_creating(caller, request, idempotency_key, data, run,
                               response_model=s.MessageOut)
 
 

@@ -17,7 +17,7 @@ from frontdesk.api import params as p
 from frontdesk.api import schemas as s
 from frontdesk.api.auth import Caller
 from frontdesk.api.deps import CallerDep, IdempotencyKey
-from frontdesk.api.idempotency import fingerprint, run_creating
+from frontdesk.api.idempotency import run_creating
 from frontdesk.db.models import Ticket
 from frontdesk.domain.errors import ValidationFailed
 from frontdesk.queries.tickets import (
@@ -67,7 +67,7 @@ async def create_ticket(body: s.TicketCreate, request: Request, caller: CallerDe
         ticket = await tickets.open_ticket(tx, **data)
         return await present_ticket(tx, ticket)
 
-    return await run_creating(caller, idempotency_key, fingerprint("POST", request.url.path, data), create,
+    return await run_creating(caller, request, idempotency_key, data, create,
                               response_model=s.TicketOut)
 
 
@@ -318,7 +318,7 @@ async def post_message(number: p.TicketNumber, body: s.MessageIn, request: Reque
         ticket = await get_ticket(tx, number, for_update=False)
         return (await present_messages(tx, [message], ticket=ticket, staff=True))[0]
 
-    return await run_creating(caller, idempotency_key, fingerprint("POST", request.url.path, data), create,
+    return await run_creating(caller, request, idempotency_key, data, create,
                               response_model=s.MessageOut)
 
 
@@ -334,7 +334,7 @@ async def add_note(number: p.TicketNumber, body: s.NoteIn, request: Request, cal
         ticket = await get_ticket(tx, number, for_update=False)
         return (await present_messages(tx, [note], ticket=ticket, staff=True))[0]
 
-    return await run_creating(caller, idempotency_key, fingerprint("POST", request.url.path, data), create,
+    return await run_creating(caller, request, idempotency_key, data, create,
                               response_model=s.MessageOut)
 
 

@@ -13,7 +13,7 @@ from frontdesk.actions.base import Tx, get_member, get_workspace
 from frontdesk.api import params as p
 from frontdesk.api import schemas as s
 from frontdesk.api.deps import CallerDep, IdempotencyKey
-from frontdesk.api.idempotency import fingerprint, run_creating
+from frontdesk.api.idempotency import run_creating
 from frontdesk.db.models import Team, TicketType
 from frontdesk.domain.errors import NotFound, ValidationFailed
 from frontdesk.domain.permissions import require_staff
@@ -80,7 +80,7 @@ async def members_create(body: s.MemberIn, request: Request, caller: CallerDep,
     async def run(tx: Tx) -> dict[str, Any]:
         return (await present_members(tx, [await m.add_member(tx, **data)]))[0]
 
-    return await run_creating(caller, idempotency_key, fingerprint("POST", request.url.path, data), run,
+    return await run_creating(caller, request, idempotency_key, data, run,
                               response_model=s.MemberOut)
 
 
@@ -125,7 +125,7 @@ async def teams_create(body: s.TeamIn_, request: Request, caller: CallerDep,
     async def run(tx: Tx) -> dict[str, Any]:
         return (await present_teams(tx, [await m.create_team(tx, **data)]))[0]
 
-    return await run_creating(caller, idempotency_key, fingerprint("POST", request.url.path, data), run,
+    return await run_creating(caller, request, idempotency_key, data, run,
                               response_model=s.TeamOut)
 
 
@@ -176,7 +176,7 @@ async def types_create(body: s.TicketTypeIn, request: Request, caller: CallerDep
     async def run(tx: Tx) -> dict[str, Any]:
         return present_type(await m.create_ticket_type(tx, **values))
 
-    return await run_creating(caller, idempotency_key, fingerprint("POST", request.url.path, values), run,
+    return await run_creating(caller, request, idempotency_key, values, run,
                               response_model=s.TicketTypeOut)
 
 
@@ -217,7 +217,7 @@ async def fields_create(body: s.CustomFieldIn, request: Request, caller: CallerD
     async def run(tx: Tx) -> dict[str, Any]:
         return present_field(await m.define_custom_field(tx, **data))
 
-    return await run_creating(caller, idempotency_key, fingerprint("POST", request.url.path, data), run,
+    return await run_creating(caller, request, idempotency_key, data, run,
                               response_model=s.CustomFieldOut)
 
 
@@ -243,7 +243,7 @@ async def tokens_create(body: s.TokenIn, request: Request, caller: CallerDep,
                                                  name=body.name)
         return present_token(token) | {"token": secret}
 
-    return await run_creating(caller, idempotency_key, fingerprint("POST", request.url.path, data), run,
+    return await run_creating(caller, request, idempotency_key, data, run,
                               response_model=s.TokenCreated)
 
 
