@@ -29,7 +29,6 @@ class Tx:
     workspace_id: int
     now: datetime
     files: FileStore
-    dialect: str
     events: list[Event] = field(default_factory=list)
     db: Database | None = None
     # Set once this transaction has written the workspace row (so it holds its lock).
@@ -101,7 +100,7 @@ class Desk:
 
     def _tx(self, session: AsyncSession, actor: Actor, workspace_id: int) -> Tx:
         return Tx(session=session, actor=actor, workspace_id=workspace_id, now=self.clock.now(),
-                  files=self.files, dialect=self.db.dialect, db=self.db)
+                  files=self.files, db=self.db)
 
     @asynccontextmanager
     async def tx(self, actor: Actor, workspace_id: int) -> AsyncIterator[Tx]:
