@@ -69,28 +69,28 @@ ACTORS: dict[str, Actor] = {
 }
 
 COLUMNS = (C.VIEW, C.REPLY, C.NOTE, C.CLAIM, C.UNCLAIM, C.ASSIGN, C.EDIT, C.ESCALATE, C.CLOSE, C.REOPEN,
-           C.LOCKDOWN, C.RATE, C.MERGE)
+           C.LOCKDOWN, C.RATE, C.MERGE, C.PAUSE_SLA)
 Y, N = True, False
 
 # Expected answers on an ordinary (not locked down) ticket whose type lets the opener close.
-#                       VIEW REPLY NOTE CLAIM UNCLM ASSGN EDIT  ESCAL CLOSE REOPN LOCKD RATE  MERGE
+#                       VIEW REPLY NOTE CLAIM UNCLM ASSGN EDIT  ESCAL CLOSE REOPN LOCKD RATE  MERGE  PAUSE
 MATRIX: dict[str, tuple[bool, ...]] = {
-    "owner":              (Y,   Y,    Y,   Y,    Y,    Y,    Y,    Y,    Y,    Y,    Y,    N,    Y),
-    "admin":              (Y,   Y,    Y,   Y,    Y,    Y,    Y,    Y,    Y,    Y,    Y,    N,    Y),
-    "manager":            (Y,   Y,    Y,   Y,    Y,    Y,    Y,    Y,    Y,    Y,    Y,    N,    Y),
-    "staff":              (Y,   Y,    Y,   Y,    Y,    Y,    Y,    Y,    Y,    Y,    N,    N,    Y),
-    "opener":             (Y,   Y,    N,   N,    N,    N,    N,    Y,    Y,    N,    N,    Y,    N),
-    "stranger":           (N,   N,    N,   N,    N,    N,    N,    N,    N,    N,    N,    N,    N),
-    "participant":        (Y,   Y,    N,   N,    N,    N,    N,    Y,    N,    N,    N,    N,    N),
-    "contact":            (Y,   Y,    N,   N,    N,    N,    N,    Y,    N,    N,    N,    N,    N),
-    "discord_role_staff": (Y,   Y,    Y,   Y,    Y,    Y,    Y,    Y,    Y,    Y,    N,    N,    Y),
-    "other_type_role":    (N,   N,    N,   N,    N,    N,    N,    N,    N,    N,    N,    N,    N),
-    "manage_channels":    (Y,   Y,    Y,   Y,    Y,    Y,    Y,    Y,    Y,    Y,    N,    N,    Y),
-    "administrator":      (Y,   Y,    Y,   Y,    Y,    Y,    Y,    Y,    Y,    Y,    Y,    N,    Y),
-    "tickets_edit_team":  (Y,   Y,    Y,   Y,    Y,    Y,    Y,    Y,    Y,    Y,    N,    N,    Y),
-    "unrelated_team":     (N,   N,    N,   N,    N,    N,    N,    N,    N,    N,    N,    N,    N),
-    "management_role":    (Y,   Y,    Y,   Y,    Y,    Y,    Y,    Y,    Y,    Y,    Y,    N,    Y),
-    "system":             (Y,   Y,    Y,   Y,    Y,    Y,    Y,    Y,    Y,    Y,    Y,    N,    Y),
+    "owner":              (Y,   Y,    Y,   Y,    Y,    Y,    Y,    Y,    Y,    Y,    Y,    N,    Y,    Y),
+    "admin":              (Y,   Y,    Y,   Y,    Y,    Y,    Y,    Y,    Y,    Y,    Y,    N,    Y,    Y),
+    "manager":            (Y,   Y,    Y,   Y,    Y,    Y,    Y,    Y,    Y,    Y,    Y,    N,    Y,    Y),
+    "staff":              (Y,   Y,    Y,   Y,    Y,    Y,    Y,    Y,    Y,    Y,    N,    N,    Y,    N),
+    "opener":             (Y,   Y,    N,   N,    N,    N,    N,    Y,    Y,    N,    N,    Y,    N,    N),
+    "stranger":           (N,   N,    N,   N,    N,    N,    N,    N,    N,    N,    N,    N,    N,    N),
+    "participant":        (Y,   Y,    N,   N,    N,    N,    N,    Y,    N,    N,    N,    N,    N,    N),
+    "contact":            (Y,   Y,    N,   N,    N,    N,    N,    Y,    N,    N,    N,    N,    N,    N),
+    "discord_role_staff": (Y,   Y,    Y,   Y,    Y,    Y,    Y,    Y,    Y,    Y,    N,    N,    Y,    N),
+    "other_type_role":    (N,   N,    N,   N,    N,    N,    N,    N,    N,    N,    N,    N,    N,    N),
+    "manage_channels":    (Y,   Y,    Y,   Y,    Y,    Y,    Y,    Y,    Y,    Y,    N,    N,    Y,    N),
+    "administrator":      (Y,   Y,    Y,   Y,    Y,    Y,    Y,    Y,    Y,    Y,    Y,    N,    Y,    Y),
+    "tickets_edit_team":  (Y,   Y,    Y,   Y,    Y,    Y,    Y,    Y,    Y,    Y,    N,    N,    Y,    N),
+    "unrelated_team":     (N,   N,    N,   N,    N,    N,    N,    N,    N,    N,    N,    N,    N,    N),
+    "management_role":    (Y,   Y,    Y,   Y,    Y,    Y,    Y,    Y,    Y,    Y,    Y,    N,    Y,    Y),
+    "system":             (Y,   Y,    Y,   Y,    Y,    Y,    Y,    Y,    Y,    Y,    Y,    N,    Y,    Y),
 }
 
 # With opener_can_close off only CLOSE changes, and only for the opener.
@@ -280,3 +280,13 @@ def test_a_member_of_the_team_the_ticket_itself_is_routed_to_is_staff_on_it() ->
     # lockdown still wins
     locked = TicketAccess(type=TypeAccess(), opener_id=OPENER, team_id=OTHER_TEAM, lockdown=True)
     assert not can_view(member, locked)
+
+
+def test_the_sla_pause_team_permission_lets_staff_pause_the_sla() -> None:
+    with_permission = Actor(12, Role.STAFF, team_ids=frozenset({OTHER_TEAM}),
+                            team_permissions=frozenset({"sla.pause"}))
+    assert can(with_permission, C.PAUSE_SLA, ticket())
+    assert not can(ACTORS["staff"], C.PAUSE_SLA, ticket())
+    # The permission alone does not make a customer staff on the ticket.
+    outsider = Actor(13, Role.CUSTOMER, team_ids=frozenset({OTHER_TEAM}), team_permissions=frozenset({"sla.pause"}))
+    assert not can(outsider, C.PAUSE_SLA, ticket())

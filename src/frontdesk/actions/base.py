@@ -16,6 +16,7 @@ from frontdesk.db.models import Event, Member, Ticket, TicketParticipant, Ticket
 from frontdesk.db.session import Database
 from frontdesk.domain.errors import NotFound, ValidationFailed
 from frontdesk.domain.permissions import Actor, Capability, TicketAccess, TypeAccess, require
+from frontdesk.domain.policies import Policies
 from frontdesk.domain.tickets import Status
 from frontdesk.files import FileStore
 
@@ -37,6 +38,8 @@ class Tx:
     # objects weakly, so without these a second lookup would go back to the database.
     locked_tickets: dict[int, Ticket] = field(default_factory=dict)
     types: dict[int, TicketType] = field(default_factory=dict)
+    # The workspace's parsed policies, read once per transaction (see ``actions.timers``).
+    policies: Policies | None = None
 
     @property
     def actor_kind(self) -> str:

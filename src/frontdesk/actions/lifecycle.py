@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from frontdesk.actions.base import Tx, ticket_for, touch
+from frontdesk.actions.timers import after_close, after_reopen
 from frontdesk.actions.transcripts import create_transcript
 from frontdesk.db.models import Ticket
 from frontdesk.domain import events as ev
@@ -43,7 +44,7 @@ async def close_ticket(tx: Tx, number: int, *, reason: str, note: str | None = N
     ticket = await ticket_for(tx, number, Capability.CLOSE)
     if ticket.status == Status.CLOSED:
         raise TicketClosed(f"ticket {number} is already closed")
-    previous = mark_closed(tx, ticket, close_reason, close_note)
+    previous = await mark_closed(tx, ticket, close_reason, close_note)
     await tx.record(ev.TICKET_CLOSED, ticket=ticket, reason=close_reason.value, note=close_note,
                     lockdown=ticket.lockdown, before={"status": previous}, after={"status": Status.CLOSED.value})
     if transcript:
@@ -51,15 +52,16 @@ async def close_ticket(tx: Tx, number: int, *, reason: str, note: str | None = N
     return ticket
 
 
-def mark_closed(tx: Tx, ticket: Ticket, reason: CloseReason, note: str | None) -> str:
-    """Set the close fields of a loaded ticket (shared by closing and merging); returns the
-    status it had."""
+async def mark_closed(tx: Tx, ticket: Ticket, reason: CloseReason, note: str | None) -> str:
+    """Set the close fields of a loaded ticket (shared by closing and merging), stop its SLA
+    clock and schedule its follow-up; returns the status it had."""
     previous = ticket.status
     ticket.status = Status.CLOSED
     ticket.close_reason = reason
     ticket.close_note = note
     ticket.closed_at = tx.now
     ticket.closed_by_id = tx.actor.member_id
+    await after_close(tx, ticket, reason)
     touch(tx, ticket)
     return previous
 
@@ -82,6 +84,7 @@ async def reopen_ticket(tx: Tx, number: int) -> Ticket:
     ticket.csat = None
     ticket.csat_comment = None
     ticket.rated_at = None
+    await after_reopen(tx, ticket)
     touch(tx, ticket)
     await tx.record(ev.TICKET_REOPENED, ticket=ticket, before=before, after={"status": Status.OPEN.value})
     return ticket

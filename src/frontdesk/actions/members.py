@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from frontdesk.actions.base import Tx, get_member, get_type, get_workspace
+from frontdesk.actions.timers import SLA_KEYS, load_policies, resync_open_tickets
 from frontdesk.actions.transcripts import apply_retention_setting
 from frontdesk.db.models import (
     ApiToken,
@@ -33,6 +34,7 @@ from frontdesk.domain.permissions import (
     Role,
     require_workspace_admin,
 )
+from frontdesk.domain.policies import Policies, check_type_settings
 from frontdesk.domain.tickets import DiscordMode
 
 TOKEN_PREFIX = "fd_"
@@ -172,6 +174,7 @@ async def update_workspace(tx: Tx, *, name: str | None = None, timezone: str | N
         workspace.name = _name(name)
     if timezone is not None:
         workspace.timezone = _timezone(timezone)
+        tx.policies = None
     if settings is not None:
         if not isinstance(settings, dict):
             raise ValidationFailed("settings must be an object", field="settings")
@@ -184,11 +187,18 @@ async def update_workspace(tx: Tx, *, name: str | None = None, timezone: str | N
                                    f"{RETENTION_MAX_DAYS}", field="settings.transcript_retention_days")
         merged["management_role_ids"] = _snowflakes(merged.get("management_role_ids"),
                                                     "settings.management_role_ids")
-        old_retention = (workspace.settings or {}).get("transcript_retention_days")
+        # Policies (hours, SLA, assignment, inactivity, follow-ups, alerts): checked in full.
+        Policies.parse(merged, timezone=workspace.timezone)
+        old_settings = workspace.settings or {}
+        old_retention = old_settings.get("transcript_retention_days")
         workspace.settings = merged
+        tx.policies = None
         if retention != old_retention:
             # Transcripts already kept follow the new retention, not the one they were made under.
             await apply_retention_setting(tx)
+        if any(old_settings.get(k) != merged.get(k) for k in SLA_KEYS):
+            # Open tickets follow the new targets and hours from now on.
+            await resync_open_tickets(tx)
     await tx.record("workspace.updated", before=before,
                     after={"name": workspace.name, "timezone": workspace.timezone, "settings": workspace.settings})
     return workspace
@@ -357,8 +367,8 @@ async def _apply_type_fields(tx: Tx, ticket_type: TicketType, values: dict[str, 
                 raise ValidationFailed(f"team {value} does not exist", field=key)
         elif key in ("opener_can_close", "sequential_names", "archived") and not isinstance(value, bool):
             raise ValidationFailed(f"{key} must be true or false", field=key)
-        elif key == "settings" and not isinstance(value, dict):
-            raise ValidationFailed("settings must be an object", field=key)
+        elif key == "settings":
+            value = check_type_settings(value, await load_policies(tx))
         setattr(ticket_type, key, value)
 
 
@@ -392,7 +402,10 @@ async def update_ticket_type(tx: Tx, type_id: int, values: dict[str, Any]) -> Ti
     except ValidationFailed:
         raise NotFound(f"ticket type {type_id} not found") from None
     before = {k: getattr(ticket_type, k) for k in values if k in TYPE_FIELDS}
+    old_sla = (ticket_type.settings or {}).get("sla")
     await _apply_type_fields(tx, ticket_type, values)
+    if (ticket_type.settings or {}).get("sla") != old_sla:
+        await resync_open_tickets(tx, type_id=ticket_type.id)
     try:
         async with tx.session.begin_nested():
             await tx.session.flush()

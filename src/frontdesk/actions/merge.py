@@ -8,6 +8,7 @@ from sqlalchemy import select, update
 
 from frontdesk.actions.base import Tx, ticket_for, touch
 from frontdesk.actions.lifecycle import mark_closed
+from frontdesk.actions.timers import after_reopen
 from frontdesk.db.models import Conversation, Event, Message, Ticket, TicketParticipant, TicketTag
 from frontdesk.domain import events as ev
 from frontdesk.domain.errors import MergeRefused, UnmergeRefused
@@ -73,7 +74,7 @@ async def merge_tickets(tx: Tx, source_number: int, into_number: int) -> Ticket:
         tx.session.add(TicketParticipant(ticket_id=dest.id, member_id=member_id, kind=kind, added_at=tx.now))
 
     source_before = {"status": source.status, "close_reason": source.close_reason, "close_note": source.close_note}
-    mark_closed(tx, source, CloseReason.DUPLICATE, f"Merged into ticket {dest.number}")
+    await mark_closed(tx, source, CloseReason.DUPLICATE, f"Merged into ticket {dest.number}")
     source.merged_into_id = dest.id
     if dest.last_message_at is None or (source.last_message_at and source.last_message_at > dest.last_message_at):
         dest.last_message_at = source.last_message_at
@@ -140,6 +141,7 @@ async def unmerge_ticket(tx: Tx, source_number: int) -> Ticket:
     source.closed_at = None
     source.closed_by_id = None
     source.merged_into_id = None
+    await after_reopen(tx, source)
     touch(tx, source)
     touch(tx, dest)
     await tx.record(ev.TICKET_UNMERGED, ticket=dest, role="destination", source_number=source.number,

@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from frontdesk.actions.base import Tx, ticket_and_access, ticket_for, touch
 from frontdesk.actions.tickets import apply_status
+from frontdesk.actions.timers import note_public_message, sync_sla
 from frontdesk.db.models import Attachment, Conversation, Message, MessageEdit, Ticket
 from frontdesk.domain import events as ev
 from frontdesk.domain.errors import NotFound, NotPermitted, TicketClosed, ValidationFailed
@@ -168,12 +169,15 @@ async def post_message(
     tx.session.add(message)
     await tx.session.flush()
     await _store_attachments(tx, message, files)
+    note_public_message(tx, ticket, kind)
     ticket.last_message_at = tx.now
     conversation.last_message_at = tx.now
     if kind is AuthorKind.STAFF:
         ticket.last_staff_message_at = tx.now
         if ticket.first_response_at is None:
             ticket.first_response_at = tx.now
+            ticket.first_responder_id = tx.actor.member_id
+            await sync_sla(tx, ticket)
     elif kind is AuthorKind.CUSTOMER:
         ticket.last_customer_message_at = tx.now
     touch(tx, ticket)

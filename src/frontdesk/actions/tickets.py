@@ -6,10 +6,12 @@ rows and appends its events. None of them commits; the unit of work does.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, delete, func, select, update
 
+from frontdesk.actions.assignment import auto_assign
 from frontdesk.actions.base import (
     Tx,
     get_member,
@@ -19,6 +21,7 @@ from frontdesk.actions.base import (
     touch,
     type_access,
 )
+from frontdesk.actions.timers import sync_sla
 from frontdesk.db.models import (
     Conversation,
     CustomFieldDefinition,
@@ -34,6 +37,7 @@ from frontdesk.db.models import (
 from frontdesk.domain import events as ev
 from frontdesk.domain.errors import (
     AlreadyClaimed,
+    DeskClosed,
     NotPermitted,
     OpenLimitReached,
     TicketClosed,
@@ -47,6 +51,7 @@ from frontdesk.domain.fields import (
     parse_intake_questions,
 )
 from frontdesk.domain.permissions import Capability, can_open, is_ticket_staff, is_type_staff
+from frontdesk.domain.policies import Policies
 from frontdesk.domain.tickets import (
     TAG_MAX,
     TITLE_MAX,
@@ -58,6 +63,10 @@ from frontdesk.domain.tickets import (
     normalize_tag,
     settable_statuses,
 )
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
 
 
 def _priority(value: str, field: str = "priority") -> Priority:
@@ -164,14 +173,23 @@ async def open_ticket(
     required_fields = select(CustomFieldDefinition.id).where(
         CustomFieldDefinition.workspace_id == tx.workspace_id, CustomFieldDefinition.required.is_(True)).exists()
     row = (await tx.session.execute(
-        select(TicketType, Member, required_fields)
+        select(TicketType, Member, required_fields, Workspace.settings, Workspace.timezone)
+        .join(Workspace, Workspace.id == TicketType.workspace_id)
         .outerjoin(Member, and_(Member.id == wanted_opener, Member.workspace_id == tx.workspace_id))
         .where(TicketType.id == type_id, TicketType.workspace_id == tx.workspace_id)
     )).first()
     if row is None:
         raise ValidationFailed(f"ticket type {type_id} does not exist in this workspace", field="type_id")
-    ticket_type, opener, has_required_fields = row
+    ticket_type, opener, has_required_fields, workspace_settings, workspace_timezone = row
     tx.types[ticket_type.id] = ticket_type
+    if tx.policies is None:
+        tx.policies = Policies.parse(workspace_settings, timezone=workspace_timezone)
+    policies = tx.policies
+    if not policies.allow_tickets_outside_hours and not policies.is_open(tx.now) and not actor.is_system \
+            and not is_type_staff(actor, type_access(ticket_type)):
+        hours = policies.business_hours
+        raise DeskClosed("new tickets can be opened during business hours only",
+                         next_open=_iso(hours.next_opening(tx.now)) if hours is not None else None)
     if ticket_type.archived:
         raise ValidationFailed("this ticket type is archived", field="type_id")
     if opener_id is None or opener_id == actor.member_id:
@@ -254,9 +272,14 @@ async def open_ticket(
         pinned=False,
         last_message_at=tx.now if first_message else None,
         last_customer_message_at=tx.now if first_message else None,
+        activity_at=tx.now,
+        customer_activity_at=tx.now,
+        sla_paused=False,
+        sla_used_minutes=0.0,
         created_at=tx.now,
         updated_at=tx.now,
     )
+    await sync_sla(tx, ticket)
     tx.session.add(ticket)
     await tx.session.flush()
     tx.locked_tickets[number] = ticket
@@ -307,6 +330,7 @@ async def open_ticket(
     if message is not None:
         await tx.record(ev.MESSAGE_CREATED, ticket=ticket, conversation_id=conversation.id,
                         message_id=message.id, author_kind=message.author_kind, visibility="public")
+    await auto_assign(tx, ticket, ticket_type)
     return ticket
 
 
@@ -390,6 +414,7 @@ async def apply_status(tx: Tx, ticket: Ticket, new: Status, **payload: Any) -> T
         return ticket
     before = ticket.status
     ticket.status = new
+    await sync_sla(tx, ticket)
     touch(tx, ticket)
     await tx.record(ev.TICKET_STATUS_CHANGED, ticket=ticket, before={"status": before},
                     after={"status": new.value}, **payload)
@@ -406,6 +431,7 @@ async def set_priority(tx: Tx, number: int, priority: str) -> Ticket:
         return ticket
     before = ticket.priority
     ticket.priority = new
+    await sync_sla(tx, ticket)
     touch(tx, ticket)
     await tx.record(ev.TICKET_PRIORITY_CHANGED, ticket=ticket, before={"priority": before},
                     after={"priority": new.value})
@@ -497,6 +523,7 @@ async def move_ticket(tx: Tx, number: int, type_id: int) -> Ticket:
     ticket.type_id = destination.id
     if destination.team_id is not None:
         ticket.team_id = destination.team_id
+    await sync_sla(tx, ticket)
     touch(tx, ticket)
     await tx.record(ev.TICKET_MOVED, ticket=ticket, before={"type_id": before},
                     after={"type_id": destination.id}, type_name=destination.name)

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import (
     Boolean,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -35,6 +37,11 @@ NAMING = {
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
     type_annotation_map = {datetime: UtcDateTime, dict[str, Any]: Json, list[Any]: Json}
+
+
+def partial_index(name: str, columns: list[str], where: str, *, unique: bool = False) -> Index:
+    """An index over the rows matching ``where``, on both databases."""
+    return Index(name, *columns, unique=unique, sqlite_where=text(where), postgresql_where=text(where))
 
 
 def ws_fk() -> Mapped[int]:
@@ -137,6 +144,19 @@ class Ticket(Base):
         UniqueConstraint("workspace_id", "number"),
         Index("ix_tickets_ws_status_number", "workspace_id", "status", "number"),
         Index("ix_tickets_opener_type_status", "opener_id", "type_id", "status"),
+        # Sweeps and the staff queue read these through partial indexes, so their cost follows
+        # the number of due rows, not the number of tickets.
+        partial_index("ix_tickets_first_response_due", ["first_response_due_at"],
+                      "first_response_due_at IS NOT NULL AND first_response_breached_at IS NULL"),
+        partial_index("ix_tickets_resolution_due", ["resolution_due_at"],
+                      "resolution_due_at IS NOT NULL AND resolution_breached_at IS NULL"),
+        partial_index("ix_tickets_queue", ["workspace_id", "sla_due_at"], "status <> 'closed'"),
+        partial_index("ix_tickets_activity", ["workspace_id", "activity_at"], "status <> 'closed'"),
+        partial_index("ix_tickets_customer_activity", ["workspace_id", "customer_activity_at"],
+                      "status <> 'closed'"),
+        partial_index("ix_tickets_follow_up_due", ["follow_up_due_at"], "follow_up_due_at IS NOT NULL"),
+        Index("ix_tickets_ws_created_at", "workspace_id", "created_at"),
+        Index("ix_tickets_ws_closed_at", "workspace_id", "closed_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -173,6 +193,27 @@ class Ticket(Base):
     last_message_at: Mapped[datetime | None]
     last_customer_message_at: Mapped[datetime | None]
     last_staff_message_at: Mapped[datetime | None]
+    # Who sent the first public staff message (analytics: first response per staff member).
+    first_responder_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("members.id", ondelete="SET NULL"))
+    # The SLA clock: minutes of target time used up to ``sla_running_since`` (None while stopped).
+    sla_paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    sla_used_minutes: Mapped[float] = mapped_column(Float, default=0.0)
+    sla_running_since: Mapped[datetime | None]
+    first_response_due_at: Mapped[datetime | None]
+    resolution_due_at: Mapped[datetime | None]
+    # The earlier pending due time of the two: the staff queue sorts by it.
+    sla_due_at: Mapped[datetime | None]
+    first_response_breached_at: Mapped[datetime | None]
+    resolution_breached_at: Mapped[datetime | None]
+    # Inactivity: the last public customer or staff message (or the open), and the time the
+    # customer's turn began (their last message, or the first staff reply after it).
+    activity_at: Mapped[datetime]
+    customer_activity_at: Mapped[datetime]
+    inactivity_warned_at: Mapped[datetime | None]
+    nudged_at: Mapped[datetime | None]
+    # The post-close "was this solved?" follow-up.
+    follow_up_due_at: Mapped[datetime | None]
+    follow_up_sent_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -216,6 +257,8 @@ class Conversation(Base):
     created_at: Mapped[datetime]
     solved_at: Mapped[datetime | None]
     last_message_at: Mapped[datetime | None]
+    # When the customer was last told the desk is closed (one away message per closed spell).
+    away_sent_at: Mapped[datetime | None]
 
 
 class Message(Base):
@@ -335,3 +378,74 @@ class IdempotencyKey(Base):
     response_status: Mapped[int] = mapped_column(Integer)
     response_body: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class CloseRequest(Base):
+    """Staff asking the opener whether a ticket may close; at most one pending per ticket."""
+
+    __tablename__ = "close_requests"
+    __table_args__ = (
+        partial_index("uq_close_requests_pending_ticket", ["ticket_id"], "status = 'pending'", unique=True),
+        partial_index("ix_close_requests_close_at", ["close_at"], "status = 'pending' AND close_at IS NOT NULL"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    workspace_id: Mapped[int] = ws_fk()
+    ticket_id: Mapped[int] = mapped_column(BigId, ForeignKey("tickets.id", ondelete="CASCADE"))
+    requested_by_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("members.id", ondelete="SET NULL"))
+    comment: Mapped[str | None] = mapped_column(String(1000))
+    share_comment: Mapped[bool] = mapped_column(Boolean, default=True)
+    # When the ticket closes by itself if the opener has not answered; None waits forever.
+    close_at: Mapped[datetime | None]
+    # pending, accepted, denied, cancelled, expired
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    created_at: Mapped[datetime]
+    answered_at: Mapped[datetime | None]
+    answered_by_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("members.id", ondelete="SET NULL"))
+
+
+class QualityFlag(Base):
+    """A ticket that needs review (negative CSAT, escalation, a low-confidence bot reply)."""
+
+    __tablename__ = "quality_flags"
+    __table_args__ = (
+        partial_index("uq_quality_flags_open_ticket_kind", ["ticket_id", "kind"], "resolved_at IS NULL",
+                      unique=True),
+        Index("ix_quality_flags_ws_resolved_at", "workspace_id", "resolved_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(BigId, ForeignKey("workspaces.id", ondelete="CASCADE"))
+    ticket_id: Mapped[int] = mapped_column(BigId, ForeignKey("tickets.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(24))
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime]
+    resolved_at: Mapped[datetime | None]
+    resolved_by_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("members.id", ondelete="SET NULL"))
+    resolution_note: Mapped[str | None] = mapped_column(String(500))
+
+
+class AssignmentCursor(Base):
+    """Where round robin stands for one scope (a ticket type, or the whole workspace). The row
+    is also the lock that makes concurrent automatic assignments take turns."""
+
+    __tablename__ = "assignment_cursors"
+
+    workspace_id: Mapped[int] = mapped_column(BigId, ForeignKey("workspaces.id", ondelete="CASCADE"),
+                                              primary_key=True)
+    scope: Mapped[str] = mapped_column(String(32), primary_key=True)
+    last_member_id: Mapped[int | None] = mapped_column(BigId)
+    updated_at: Mapped[datetime]
+
+
+class AlertState(Base):
+    """Whether a manager alert condition currently holds, so it fires once per crossing."""
+
+    __tablename__ = "alert_states"
+
+    workspace_id: Mapped[int] = mapped_column(BigId, ForeignKey("workspaces.id", ondelete="CASCADE"),
+                                              primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=False)
+    value: Mapped[float | None] = mapped_column(Float)
+    changed_at: Mapped[datetime]

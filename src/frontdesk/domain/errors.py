@@ -95,6 +95,13 @@ class OpenLimitReached(Conflict):
     title = "Open ticket limit reached"
 
 
+class DeskClosed(Conflict):
+    """The workspace takes new tickets during business hours only."""
+
+    code = "outside_business_hours"
+    title = "Outside business hours"
+
+
 class AlreadyClaimed(Conflict):
     code = "already_claimed"
     title = "Ticket already claimed"

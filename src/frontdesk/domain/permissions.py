@@ -36,7 +36,8 @@ ADMINISTRATOR = "administrator"
 
 # Team permissions.
 TICKETS_EDIT = "tickets.edit"
-TEAM_PERMISSIONS = frozenset({TICKETS_EDIT, "tickets.close", "sla.pause", "macros.manage"})
+SLA_PAUSE = "sla.pause"
+TEAM_PERMISSIONS = frozenset({TICKETS_EDIT, "tickets.close", SLA_PAUSE, "macros.manage"})
 
 
 class Capability(enum.StrEnum):
@@ -53,6 +54,7 @@ class Capability(enum.StrEnum):
     LOCKDOWN = "lockdown"
     RATE = "rate"
     MERGE = "merge"
+    PAUSE_SLA = "pause_sla"            # stop and restart a ticket's SLA clock by hand
 
 
 @dataclass(frozen=True)
@@ -195,6 +197,9 @@ def can(actor: Actor, capability: Capability, ticket: TicketAccess) -> bool:
                 and actor.member_id == ticket.opener_id
         case Capability.LOCKDOWN:
             return actor.is_management
+        case Capability.PAUSE_SLA:
+            # Granted by a team setup (the sla.pause permission) or by being management.
+            return staff and (actor.is_management or SLA_PAUSE in actor.team_permissions)
         case (Capability.NOTE | Capability.CLAIM | Capability.ASSIGN | Capability.EDIT
               | Capability.REOPEN | Capability.MERGE):
             return staff
