@@ -72,7 +72,8 @@ def create_app_from_environment() -> Any:
 
     settings = load_settings()
     configure_logging(settings)
-    return create_app(build_desk(settings), max_attachment_bytes=settings.max_attachment_bytes)
+    return create_app(build_desk(settings), max_attachment_bytes=settings.max_attachment_bytes,
+                      run_worker=settings.worker)
 
 
 # --- logging -------------------------------------------------------------------------------------------------

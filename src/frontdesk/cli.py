@@ -8,7 +8,10 @@ line on stderr and an exit code: 2 invalid input, 3 not found, 4 not permitted, 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import os
+import signal
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -128,15 +131,18 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port (default: FRONTDESK_PORT, else 8000)")] = None,
     demo: Annotated[bool, typer.Option("--demo", help="Create the demo workspace when the database has no "
                                        "workspace yet, and print a fresh API token for its admin")] = False,
-    no_worker: Annotated[bool, typer.Option("--no-worker", help="Run no background worker in this process "
-                                            "(no background worker exists yet; accepted for replicas)")] = False,
+    no_worker: Annotated[bool, typer.Option("--no-worker", help="Run no worker sweeps in this process "
+                                            "(stateless API replicas; run `frontdesk worker` elsewhere)")] = False,
     no_discord: Annotated[bool, typer.Option("--no-discord", help="Run no Discord bot in this process "
                                              "(no Discord bot exists yet; accepted for replicas)")] = False,
     workers: Annotated[int, typer.Option(min=1, help="Processes serving the API; above 1, each builds "
                                          "its own desk from the environment (use PostgreSQL)")] = 1,
 ) -> None:
     """Upgrade the database and serve the API (with --demo: and a demo workspace)."""
-    overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+    overrides: dict[str, Any] = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+    if no_worker:
+        overrides["worker"] = False
+        os.environ["FRONTDESK_WORKER"] = "false"  # for the processes of --workers N
     settings = settings_or_exit(**overrides)
     try:
         configure_logging(settings)
@@ -145,7 +151,7 @@ def serve(
     with reported_errors(settings):
         revision = ensure_database(settings)
     log.info("database ready", extra={"database": describe_database(settings.database_url), "revision": revision})
-    log.info("serve options", extra={"worker": "off" if no_worker else "none yet",
+    log.info("serve options", extra={"worker": "on" if settings.worker else "off",
                                      "discord": "off" if no_discord else "none yet", "workers": workers})
     token_line = with_desk(settings, _prepare_demo) if demo else None
     typer.echo(f"frontdesk on http://{settings.host}:{settings.port}  (API docs: /docs, spec: /openapi.json)")
@@ -161,8 +167,41 @@ def serve(
         return
     from frontdesk.api.app import create_app
 
-    api = create_app(build_desk(settings), max_attachment_bytes=settings.max_attachment_bytes)
+    api = create_app(build_desk(settings), max_attachment_bytes=settings.max_attachment_bytes,
+                     run_worker=settings.worker)
     uvicorn.run(api, host=settings.host, port=settings.port, log_config=None)
+
+
+@app.command()
+def worker(
+    once: Annotated[bool, typer.Option("--once", help="Run every sweep once until nothing is due, print "
+                                       "what each did as JSON, and exit")] = False,
+) -> None:
+    """Run the worker's sweeps alone (SLA breaches, inactivity, nudges, follow-ups, close
+    requests, manager alerts), for scale-out beside `serve --no-worker`. Any number may run."""
+    settings = settings_or_exit()
+    try:
+        configure_logging(settings)
+    except ValueError as exc:
+        fail(f"bad logging configuration: {exc}", 2)
+    require_schema(settings)
+    from frontdesk.worker.runner import Worker
+
+    if once:
+        done = with_desk(settings, lambda desk: Worker(desk).run_once())
+        typer.echo(json.dumps(done, sort_keys=True))
+        return
+
+    async def forever(desk: Desk) -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        log.info("worker started", extra={"database": describe_database(settings.database_url)})
+        await Worker(desk).run_forever(stop)
+        log.info("worker stopped")
+
+    with_desk(settings, forever)
 
 
 async def _prepare_demo(desk: Desk) -> str | None:

@@ -32,6 +32,7 @@ class Settings(BaseSettings):
     sqlite_busy_timeout_ms: int = 30_000
     db_pool_size: int = 20
     max_attachment_bytes: int = 25 * 1024 * 1024
+    worker: bool = Field(default=True, description="run the worker's sweeps inside `frontdesk serve`")
 
     @field_validator("database_url")
     @classmethod

@@ -307,7 +307,7 @@ async def test_rate_after_close_by_the_opener_only(api, world):
     problem(await api("alice").post(f"{TICKETS}/{n}/rate", json={"rating": "meh"}), 422, "rating")
     rated = ok(await api("alice").post(f"{TICKETS}/{n}/rate", json={"rating": "not_helpful", "comment": "slow"}))
     assert (rated["csat"], rated["csat_comment"]) == ("not_helpful", "slow")
-    assert (await event_types(api, n))[-2:] == ["csat.submitted", "csat.negative"]
+    assert (await event_types(api, n))[-3:] == ["csat.submitted", "csat.negative", "quality_flag.created"]
     problem(await api("alice").post(f"{TICKETS}/{n}/rate", json={"rating": "helpful"}), 409)
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from frontdesk.actions.base import Tx, ticket_for, touch
-from frontdesk.actions.timers import after_close, after_reopen
+from frontdesk.actions.quality import QualityFlagKind, flag_ticket
+from frontdesk.actions.timers import after_close, after_reopen, load_policies
 from frontdesk.actions.transcripts import create_transcript
 from frontdesk.db.models import Ticket
 from frontdesk.domain import events as ev
@@ -32,7 +33,7 @@ def check_close_note(note: str | None) -> str | None:
 
 
 async def close_ticket(tx: Tx, number: int, *, reason: str, note: str | None = None,
-                       transcript: bool = True) -> Ticket:
+                       transcript: bool = True, cause: str | None = None, **details: object) -> Ticket:
     """Close a ticket with a reason (resolved, duplicate, user_unresponsive, out_of_scope,
     spam, other) and an optional note of at most 500 characters; renders its transcript.
 
@@ -45,8 +46,12 @@ async def close_ticket(tx: Tx, number: int, *, reason: str, note: str | None = N
     if ticket.status == Status.CLOSED:
         raise TicketClosed(f"ticket {number} is already closed")
     previous = await mark_closed(tx, ticket, close_reason, close_note)
+    if cause is not None:
+        # Closed by the desk itself (inactivity, an unanswered close request): say why.
+        details["cause"] = cause
     await tx.record(ev.TICKET_CLOSED, ticket=ticket, reason=close_reason.value, note=close_note,
-                    lockdown=ticket.lockdown, before={"status": previous}, after={"status": Status.CLOSED.value})
+                    lockdown=ticket.lockdown, before={"status": previous}, after={"status": Status.CLOSED.value},
+                    **details)
     if transcript:
         await create_transcript(tx, ticket)
     return ticket
@@ -118,4 +123,9 @@ async def rate_ticket(tx: Tx, number: int, rating: str, *, comment: str | None =
                     before={"csat": before}, after={"csat": value.value})
     if value is Csat.NOT_HELPFUL:
         await tx.record(ev.CSAT_NEGATIVE, ticket=ticket, comment=ticket.csat_comment)
+        await flag_ticket(tx, ticket, QualityFlagKind.NEGATIVE_CSAT, comment=ticket.csat_comment)
+        policies = await load_policies(tx)
+        if policies.negative_csat.follow_up:
+            await tx.record(ev.TICKET_FOLLOW_UP, ticket=ticket, kind="negative_csat", recipient_id=ticket.opener_id,
+                            message=policies.negative_csat.message)
     return ticket

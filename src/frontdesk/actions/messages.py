@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
+from frontdesk.actions.away import send_away_message_if_closed
 from frontdesk.actions.base import Tx, ticket_and_access, ticket_for, touch
 from frontdesk.actions.tickets import apply_status
 from frontdesk.actions.timers import note_public_message, sync_sla
@@ -186,6 +187,8 @@ async def post_message(
                     attachments=len(files))
     if kind is AuthorKind.CUSTOMER and ticket.status in (Status.WAITING, Status.RESOLVED):
         await apply_status(tx, ticket, Status.OPEN, cause="customer_replied")
+    if kind is AuthorKind.CUSTOMER:
+        await send_away_message_if_closed(tx, ticket, conversation)
     return message
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import and_, delete, func, select, update
 
 from frontdesk.actions.assignment import auto_assign
+from frontdesk.actions.away import send_away_message_if_closed
 from frontdesk.actions.base import (
     Tx,
     get_member,
@@ -331,6 +332,8 @@ async def open_ticket(
         await tx.record(ev.MESSAGE_CREATED, ticket=ticket, conversation_id=conversation.id,
                         message_id=message.id, author_kind=message.author_kind, visibility="public")
     await auto_assign(tx, ticket, ticket_type)
+    if message is not None and message.author_kind == AuthorKind.CUSTOMER:
+        await send_away_message_if_closed(tx, ticket, conversation)
     return ticket
 
 

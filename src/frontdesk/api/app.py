@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
@@ -14,6 +17,20 @@ from frontdesk.api import errors
 from frontdesk.api.auth import ActorCache
 from frontdesk.api.routers import conversations, tickets, transcripts, workspace
 
+
+@asynccontextmanager
+async def _worker_lifespan(app: FastAPI) -> AsyncIterator[None]:
+    from frontdesk.worker.runner import Worker
+
+    stop = asyncio.Event()
+    task = asyncio.create_task(Worker(app.state.desk).run_forever(stop), name="frontdesk-worker")
+    try:
+        yield
+    finally:
+        stop.set()
+        await task
+
+
 DESCRIPTION = """
 The frontdesk REST API. Authenticate with `Authorization: Bearer <token>`; a token belongs
 to one workspace and acts as one member, with that member's permissions.
@@ -24,9 +41,12 @@ Creating POSTs honour an `Idempotency-Key` header.
 """
 
 
-def create_app(desk: Desk, *, max_attachment_bytes: int = 25 * 1024 * 1024) -> FastAPI:
+def create_app(desk: Desk, *, max_attachment_bytes: int = 25 * 1024 * 1024, run_worker: bool = False) -> FastAPI:
+    """The API over ``desk``; with ``run_worker`` the worker's sweeps run in the same process
+    for as long as the app is served."""
     app = FastAPI(title="frontdesk", version=__version__, description=DESCRIPTION,
-                  openapi_url="/openapi.json", docs_url="/docs", redoc_url=None)
+                  openapi_url="/openapi.json", docs_url="/docs", redoc_url=None,
+                  lifespan=_worker_lifespan if run_worker else None)
     app.state.desk = desk
     app.state.max_attachment_bytes = max_attachment_bytes
     app.state.actor_cache = ActorCache()

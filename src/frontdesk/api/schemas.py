@@ -69,6 +69,17 @@ class NamedRef(BaseModel):
     name: str | None
 
 
+class SlaOut(BaseModel):
+    paused: bool = Field(description="stopped by hand (pause); resumes where it stopped")
+    running: bool = Field(description="the clock runs: Open or In progress, not paused, SLAs on")
+    first_response_due_at: str | None = Field(description="while no staff member has answered publicly")
+    resolution_due_at: str | None
+    due_at: str | None = Field(description="the earlier of the two pending due times (queue order)")
+    first_response_breached_at: str | None
+    resolution_breached_at: str | None
+    breached: bool
+
+
 class TicketOut(BaseModel):
     number: int
     title: str
@@ -98,6 +109,7 @@ class TicketOut(BaseModel):
     csat: Literal["helpful", "not_helpful", "skipped"] | None
     csat_comment: str | None
     first_response_at: str | None
+    sla: SlaOut
     last_message_at: str | None
     created_at: str
     updated_at: str

@@ -13,7 +13,7 @@ validated policies here, and nowhere else. Every error names the offending key u
                    "activity": "any" | "customer"}
     "stale_nudge": {"enabled": false, "after": "48h", "message": "..."}
     "follow_up": {"enabled": false, "after": "1d", "message": "..."}
-    "negative_csat": {"reopen": false, "message": "..."}
+    "negative_csat": {"follow_up": false, "message": "..."}
     "alerts": {"queue_depth": 20, "csat_drop_points": 10, "csat_window": "7d", "csat_min_ratings": 5,
                "escalation_spike": 5, "escalation_window": "1h", "sla_breach": true}
 
@@ -149,7 +149,8 @@ class FollowUp:
 
 @dataclass(frozen=True)
 class NegativeCsat:
-    reopen: bool = False
+    # A negative rating always raises a quality flag; this also sends the customer a message.
+    follow_up: bool = False
     message: str = DEFAULT_NEGATIVE_CSAT
 
 
@@ -220,7 +221,7 @@ class Policies:
                                    field=f"{ina_where}.escalated_after")
         nudge = _obj(s.get("stale_nudge"), "settings.stale_nudge", {"enabled", "after", "message"})
         follow = _obj(s.get("follow_up"), "settings.follow_up", {"enabled", "after", "message"})
-        negative = _obj(s.get("negative_csat"), "settings.negative_csat", {"reopen", "message"})
+        negative = _obj(s.get("negative_csat"), "settings.negative_csat", {"follow_up", "message"})
         al_where = "settings.alerts"
         al = _obj(s.get("alerts"), al_where, {"queue_depth", "csat_drop_points", "csat_window", "csat_min_ratings",
                                               "escalation_spike", "escalation_window", "sla_breach"})
@@ -247,7 +248,7 @@ class Policies:
                 after=_duration(follow, "after", FollowUp.after, "settings.follow_up") or FollowUp.after,
                 message=_template(follow, "message", DEFAULT_FOLLOW_UP, PLAIN_FIELDS, "settings.follow_up")),
             negative_csat=NegativeCsat(
-                reopen=_bool(negative, "reopen", False, "settings.negative_csat"),
+                follow_up=_bool(negative, "follow_up", False, "settings.negative_csat"),
                 message=_template(negative, "message", DEFAULT_NEGATIVE_CSAT, PLAIN_FIELDS,
                                   "settings.negative_csat")),
             alerts=Alerts(
@@ -281,6 +282,10 @@ class Policies:
 
     def is_open(self, at: datetime) -> bool:
         return self.business_hours is None or self.business_hours.is_open(at)
+
+    def ai_replies_paused(self, at: datetime) -> bool:
+        """AI replies wait for the desk to open when the workspace asks for that."""
+        return self.pause_ai_outside_hours and not self.is_open(at)
 
     def expected_response(self, policy: SlaPolicy, priority: Priority) -> str:
         return format_timestring(timedelta(minutes=policy.target("first_response", priority)))

@@ -148,11 +148,26 @@ async def present_tickets(tx: Tx, tickets: list[Ticket]) -> list[dict[str, Any]]
             "csat": t.csat,
             "csat_comment": t.csat_comment,
             "first_response_at": _iso(t.first_response_at),
+            "sla": sla_view(t),
             "last_message_at": _iso(t.last_message_at),
             "created_at": _iso(t.created_at),
             "updated_at": _iso(t.updated_at),
         })
     return out
+
+
+def sla_view(t: Ticket) -> dict[str, Any]:
+    """Where a ticket stands against its SLA: due times while the clock runs, breaches once missed."""
+    return {
+        "paused": bool(t.sla_paused),
+        "running": t.sla_running_since is not None,
+        "first_response_due_at": _iso(t.first_response_due_at),
+        "resolution_due_at": _iso(t.resolution_due_at),
+        "due_at": _iso(t.sla_due_at),
+        "first_response_breached_at": _iso(t.first_response_breached_at),
+        "resolution_breached_at": _iso(t.resolution_breached_at),
+        "breached": t.first_response_breached_at is not None or t.resolution_breached_at is not None,
+    }
 
 
 async def present_ticket(tx: Tx, ticket: Ticket) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
-from frontdesk.actions import bulk, conversations, lifecycle, merge, messages, tickets
+from frontdesk.actions import bulk, conversations, lifecycle, merge, messages, tickets, timers
 from frontdesk.actions.base import Tx, get_ticket
 from frontdesk.actions.messages import NewAttachment
 from frontdesk.api import params as p
@@ -233,6 +233,18 @@ async def lockdown(number: p.TicketNumber, caller: CallerDep) -> dict[str, Any]:
 @router.post("/{number}/unlock", response_model=s.TicketOut, summary="Lift lockdown (management only)")
 async def unlock(number: p.TicketNumber, caller: CallerDep) -> dict[str, Any]:
     return await _change(caller, lambda tx: tickets.unlock_ticket(tx, number))
+
+
+@router.post("/{number}/sla/pause", response_model=s.TicketOut, summary="Pause the SLA clock")
+async def pause_sla(number: p.TicketNumber, caller: CallerDep) -> dict[str, Any]:
+    """Stop the SLA clock by hand; it resumes where it stopped. Management, or staff whose team
+    grants ``sla.pause``. 409 on a closed ticket."""
+    return await _change(caller, lambda tx: timers.pause_sla(tx, number))
+
+
+@router.post("/{number}/sla/resume", response_model=s.TicketOut, summary="Resume the SLA clock")
+async def resume_sla(number: p.TicketNumber, caller: CallerDep) -> dict[str, Any]:
+    return await _change(caller, lambda tx: timers.resume_sla(tx, number))
 
 
 @router.post("/{number}/close", response_model=s.TicketOut, summary="Close with a reason")

@@ -1,0 +1,46 @@
+"""The away message: a customer who writes while the desk is closed is told when it opens
+again and how soon they can expect an answer, once per closed spell and conversation."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from frontdesk.actions.base import Tx
+from frontdesk.actions.timers import sla_policy_for
+from frontdesk.db.models import Conversation, Message, Ticket, Workspace
+from frontdesk.domain import events as ev
+from frontdesk.domain.tickets import AuthorKind, Priority, Visibility
+
+
+async def send_away_message_if_closed(tx: Tx, ticket: Ticket, conversation: Conversation) -> Message | None:
+    """Post the away message in ``conversation`` when the workspace has business hours and an
+    away message, the desk is closed now, and this conversation has not been told so since
+    the desk last opened. Emits ``message.created`` and ``away_message.sent``."""
+    policies, sla = await sla_policy_for(tx, ticket)
+    hours = policies.business_hours
+    if hours is None or not policies.away.enabled or hours.is_open(tx.now):
+        return None
+    if conversation.away_sent_at is not None:
+        reopened = hours.next_opening(conversation.away_sent_at)
+        if reopened is None or reopened > tx.now:
+            return None  # still the same closed spell
+    next_open = hours.next_opening(tx.now)
+    workspace_name = await _workspace_name(tx)
+    text = policies.away.render(next_open=next_open, expected_response=policies.expected_response(
+        sla, Priority(ticket.priority)), workspace=workspace_name, hours=hours)
+    message = Message(workspace_id=tx.workspace_id, conversation_id=conversation.id, visibility=Visibility.PUBLIC,
+                      author_kind=AuthorKind.BOT, author_id=None, anonymous=False, body=text, created_at=tx.now)
+    tx.session.add(message)
+    await tx.session.flush()
+    conversation.away_sent_at = tx.now
+    conversation.last_message_at = tx.now
+    ticket.last_message_at = tx.now
+    await tx.record(ev.MESSAGE_CREATED, ticket=ticket, conversation_id=conversation.id, message_id=message.id,
+                    author_kind=AuthorKind.BOT.value, visibility="public", anonymous=False, attachments=0)
+    await tx.record(ev.AWAY_MESSAGE_SENT, ticket=ticket, conversation_id=conversation.id, message_id=message.id,
+                    next_open=next_open)
+    return message
+
+
+async def _workspace_name(tx: Tx) -> str:
+    return str(await tx.session.scalar(select(Workspace.name).where(Workspace.id == tx.workspace_id)) or "")

@@ -1,0 +1,85 @@
+"""Running the sweeps: once (tests, ``frontdesk worker --once``) or in a loop beside the API.
+
+A sweep is ``async def sweep(desk, *, limit) -> int``: it reads the time from ``desk.clock``,
+finds at most ``limit`` due rows, performs each effect in a transaction of its own (claimed
+with a conditional update or a row lock taken with SKIP LOCKED) and returns how many effects
+it produced. Sweeps never sleep; the loop does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from frontdesk.actions.base import Desk
+
+log = logging.getLogger("frontdesk.worker")
+
+Sweep = Callable[..., Awaitable[int]]
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    sweep: Sweep
+    every_seconds: float = 30.0
+    limit: int = 500
+
+
+def default_jobs() -> list[Job]:
+    from frontdesk.worker import alerts, sweeps
+
+    return [
+        Job("sla_breaches", sweeps.sla_breaches, every_seconds=15, limit=1000),
+        Job("inactivity", sweeps.inactivity, every_seconds=60),
+        Job("stale_nudges", sweeps.stale_nudges, every_seconds=60),
+        Job("follow_ups", sweeps.follow_ups, every_seconds=60),
+        Job("alerts", alerts.manager_alerts, every_seconds=60),
+    ]
+
+
+@dataclass
+class Worker:
+    desk: Desk
+    jobs: list[Job] = field(default_factory=default_jobs)
+
+    async def run_once(self) -> dict[str, int]:
+        """Run every job once, draining each (it repeats while it keeps finding a full batch)."""
+        done: dict[str, int] = {}
+        for job in self.jobs:
+            done[job.name] = await self._drain(job)
+        return done
+
+    async def _drain(self, job: Job) -> int:
+        total = 0
+        while True:
+            produced = await job.sweep(self.desk, limit=job.limit)
+            total += produced
+            if produced < job.limit:
+                return total
+
+    async def run_forever(self, stop: asyncio.Event | None = None) -> None:
+        """Run each job on its own period until ``stop`` is set. A failing sweep is logged
+        and retried on its next period; it never stops the others."""
+        stop = stop or asyncio.Event()
+        loop = asyncio.get_running_loop()
+        next_run = {job.name: loop.time() for job in self.jobs}
+        while not stop.is_set():
+            for job in self.jobs:
+                if loop.time() < next_run[job.name] or stop.is_set():
+                    continue
+                try:
+                    produced = await self._drain(job)
+                    if produced:
+                        log.info("sweep done", extra={"sweep": job.name, "effects": produced})
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("sweep failed", extra={"sweep": job.name})
+                next_run[job.name] = loop.time() + job.every_seconds
+            wake = min(next_run.values()) - loop.time()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=max(0.05, wake))
