@@ -17,7 +17,6 @@ from tests.integration.helpers import events, ticket
 from tests.integration.time_helpers import add_type, clock, configure, now, open_ops
 
 
-
 async def test_a_new_ticket_gets_due_times_from_its_priority(world):
     await add_type(world)
     start = now(world)

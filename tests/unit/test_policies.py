@@ -38,7 +38,8 @@ def test_business_hours_take_the_workspace_timezone_unless_they_name_one():
 
 
 def test_an_unknown_timezone_is_refused_naming_the_field():
-    assert field_of({"business_hours": {"timezone": "Mars/Olympus", "weekly": {}}}) == "settings.business_hours.timezone"
+    settings = {"business_hours": {"timezone": "Mars/Olympus", "weekly": {}}}
+    assert field_of(settings) == "settings.business_hours.timezone"
 
 
 def test_overlapping_ranges_are_refused_naming_the_day():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from frontdesk.actions.base import Tx, ticket_for, touch
+from frontdesk.actions.close_requests import settle_close_request_on_close
 from frontdesk.actions.quality import QualityFlagKind, flag_ticket
 from frontdesk.actions.timers import after_close, after_reopen, load_policies
 from frontdesk.actions.transcripts import create_transcript
@@ -52,6 +53,7 @@ async def close_ticket(tx: Tx, number: int, *, reason: str, note: str | None = N
     await tx.record(ev.TICKET_CLOSED, ticket=ticket, reason=close_reason.value, note=close_note,
                     lockdown=ticket.lockdown, before={"status": previous}, after={"status": Status.CLOSED.value},
                     **details)
+    await settle_close_request_on_close(tx, ticket)
     if transcript:
         await create_transcript(tx, ticket)
     return ticket

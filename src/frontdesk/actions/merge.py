@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 
 from frontdesk.actions.base import Tx, ticket_for, touch
+from frontdesk.actions.close_requests import settle_close_request_on_close
 from frontdesk.actions.lifecycle import mark_closed
 from frontdesk.actions.timers import after_reopen
 from frontdesk.db.models import Conversation, Event, Message, Ticket, TicketParticipant, TicketTag
@@ -74,6 +75,7 @@ async def merge_tickets(tx: Tx, source_number: int, into_number: int) -> Ticket:
         tx.session.add(TicketParticipant(ticket_id=dest.id, member_id=member_id, kind=kind, added_at=tx.now))
 
     source_before = {"status": source.status, "close_reason": source.close_reason, "close_note": source.close_note}
+    await settle_close_request_on_close(tx, source)
     await mark_closed(tx, source, CloseReason.DUPLICATE, f"Merged into ticket {dest.number}")
     source.merged_into_id = dest.id
     if dest.last_message_at is None or (source.last_message_at and source.last_message_at > dest.last_message_at):

@@ -48,7 +48,7 @@ async def queue_depth(session: AsyncSession, workspace_id: int, threshold: int) 
 async def _csat_share(session: AsyncSession, workspace_id: int, start: datetime, end: datetime) -> tuple[int, int]:
     helpful, rated = (await session.execute(
         select(func.coalesce(func.sum(case((Ticket.csat == Csat.HELPFUL, 1), else_=0)), 0), func.count())
-        .where(Ticket.workspace_id == workspace_id, Ticket.rated_at >= start, Ticket.rated_at < end,
+        .where(Ticket.workspace_id == workspace_id, Ticket.rated_at > start, Ticket.rated_at <= end,
                Ticket.csat.in_((Csat.HELPFUL, Csat.NOT_HELPFUL))))).one()
     return int(helpful), int(rated)
 

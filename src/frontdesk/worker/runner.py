@@ -30,13 +30,14 @@ class Job:
 
 
 def default_jobs() -> list[Job]:
-    from frontdesk.worker import alerts, sweeps
+    from frontdesk.worker import alerts, close_requests, sweeps
 
     return [
         Job("sla_breaches", sweeps.sla_breaches, every_seconds=15, limit=1000),
         Job("inactivity", sweeps.inactivity, every_seconds=60),
         Job("stale_nudges", sweeps.stale_nudges, every_seconds=60),
         Job("follow_ups", sweeps.follow_ups, every_seconds=60),
+        Job("close_requests", close_requests.expire_close_requests, every_seconds=15),
         Job("alerts", alerts.manager_alerts, every_seconds=60),
     ]
 
