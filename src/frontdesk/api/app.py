@@ -16,7 +16,7 @@ from frontdesk.actions.base import Desk
 from frontdesk.api import errors
 from frontdesk.api.auth import ActorCache
 from frontdesk.api.routers import close_requests as close_requests_router
-from frontdesk.api.routers import conversations, tickets, transcripts, workspace
+from frontdesk.api.routers import analytics, conversations, tickets, transcripts, workspace
 
 
 @asynccontextmanager
@@ -58,6 +58,7 @@ def create_app(desk: Desk, *, max_attachment_bytes: int = 25 * 1024 * 1024, run_
     app.include_router(transcripts.router)
     app.include_router(workspace.router)
     app.include_router(close_requests_router.router)
+    app.include_router(analytics.router)
 
     @app.get("/healthz", tags=["health"], summary="Liveness and database check")
     async def healthz() -> Any:
