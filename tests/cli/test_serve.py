@@ -30,6 +30,8 @@ def served(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     monkeypatch.setattr(uvicorn, "run", lambda app, **options: calls.append({"app": app, **options}))
     monkeypatch.setattr("frontdesk.cli.configure_logging", lambda settings: None)
     monkeypatch.setattr("frontdesk.bootstrap.configure_logging", lambda settings: None)
+    # `serve --no-worker` passes the choice to its worker processes through the environment.
+    monkeypatch.setenv("FRONTDESK_WORKER", "true")
     return calls
 
 
@@ -55,6 +57,12 @@ def test_serve_without_demo_only_migrates(cli, served):
     assert "up to date" in cli.ok("db", "current").stdout
 
 
+def test_serve_runs_the_worker_in_process_unless_told_not_to(cli, served):
+    cli.ok("serve")
+    cli.ok("serve", "--no-worker")
+    assert [call["app"].state.run_worker for call in served] == [True, False]
+
+
 def test_serve_with_several_workers_hands_uvicorn_an_app_factory(cli, served):
     cli.ok("serve", "--workers", "3", "--no-worker", "--no-discord")
 
@@ -63,7 +71,9 @@ def test_serve_with_several_workers_hands_uvicorn_an_app_factory(cli, served):
     assert call["factory"] is True and call["workers"] == 3
     from frontdesk.bootstrap import create_app_from_environment
 
-    assert create_app_from_environment().openapi()["info"]["title"] == "frontdesk"
+    app = create_app_from_environment()
+    assert app.openapi()["info"]["title"] == "frontdesk"
+    assert app.state.run_worker is False
 
 
 def _free_port() -> int:

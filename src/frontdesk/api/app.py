@@ -49,6 +49,7 @@ def create_app(desk: Desk, *, max_attachment_bytes: int = 25 * 1024 * 1024, run_
                   openapi_url="/openapi.json", docs_url="/docs", redoc_url=None,
                   lifespan=_worker_lifespan if run_worker else None)
     app.state.desk = desk
+    app.state.run_worker = run_worker
     app.state.max_attachment_bytes = max_attachment_bytes
     app.state.actor_cache = ActorCache()
     desk.after_commit.append(app.state.actor_cache.on_commit)
