@@ -419,5 +419,37 @@ def transcripts_purge(
         typer.echo(f"workspace {workspace_id} ({name}): {count} transcript{'s' if count != 1 else ''} purged")
 
 
+@app.command("analytics")
+def analytics_report(
+    workspace: WorkspaceOpt,
+    start: Annotated[str | None, typer.Option("--from", help="Start, inclusive: ISO date (midnight UTC) or datetime; "
+                                              "default 30 days before --to")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="End, exclusive: ISO date or datetime; default now")] = None,
+    as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV (one section per metric) instead of JSON")] = False,
+) -> None:
+    """Print a workspace's analytics over [from, to), at most 366 days: open now, first-response
+    and resolution times, top types and tags, per-staff figures and CSAT."""
+    from frontdesk.queries.analytics import Analytics, parse_range, render_csv, workspace_analytics
+
+    settings = settings_or_exit()
+    require_schema(settings)
+
+    async def work(desk: Desk) -> Analytics:
+        async with desk.read(Actor.system(), workspace) as tx:
+            try:
+                await get_workspace(tx)
+            except NotFound:
+                raise NotFound(f"workspace {workspace} not found") from None
+            start_at, end_at = parse_range(start, end, now=tx.now)
+            return await workspace_analytics(tx.session, workspace, start=start_at, end=end_at, now=tx.now,
+                                             dialect=desk.db.dialect)
+
+    result = with_desk(settings, work)
+    if as_csv:
+        typer.echo(render_csv(result, line_end="\n"), nl=False)
+    else:
+        typer.echo(json.dumps(result.as_json(), indent=2, ensure_ascii=False))
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

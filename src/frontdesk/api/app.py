@@ -15,8 +15,8 @@ from frontdesk import __version__
 from frontdesk.actions.base import Desk
 from frontdesk.api import errors
 from frontdesk.api.auth import ActorCache
-from frontdesk.api.routers import close_requests as close_requests_router
 from frontdesk.api.routers import analytics, conversations, tickets, transcripts, workspace
+from frontdesk.api.routers import close_requests as close_requests_router
 
 
 @asynccontextmanager

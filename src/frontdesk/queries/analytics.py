@@ -225,9 +225,10 @@ def csv_rows(a: Analytics) -> list[list[Any]]:
     return rows
 
 
-def render_csv(a: Analytics) -> str:
+def render_csv(a: Analytics, *, line_end: str = "\r\n") -> str:
+    """CSV text; rows end in CRLF as RFC 4180 asks, or ``line_end`` (a terminal wants "\\n")."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
+    writer = csv.writer(out, lineterminator=line_end)
     for row in csv_rows(a):
         writer.writerow(["" if v is None else v for v in row])
     return out.getvalue()
