@@ -17,6 +17,7 @@ from frontdesk.api import errors
 from frontdesk.api.auth import ActorCache
 from frontdesk.api.routers import analytics, conversations, tickets, transcripts, workspace
 from frontdesk.api.routers import close_requests as close_requests_router
+from frontdesk.api.routers import quality as quality_router
 
 
 @asynccontextmanager
@@ -59,6 +60,7 @@ def create_app(desk: Desk, *, max_attachment_bytes: int = 25 * 1024 * 1024, run_
     app.include_router(transcripts.router)
     app.include_router(workspace.router)
     app.include_router(close_requests_router.router)
+    app.include_router(quality_router.router)
     app.include_router(analytics.router)
 
     @app.get("/healthz", tags=["health"], summary="Liveness and database check")
