@@ -54,6 +54,19 @@ def _file(name: str) -> messages.NewAttachment:
     return messages.NewAttachment(filename=name, content_type="text/plain", data="\n".join(lines).encode())
 
 
+# Time policies a real desk like this one would set: the hours staff work, an away message,
+# SLA alerts, a generous inactivity close with a warning, nudges and follow-ups.
+DEMO_POLICIES: dict[str, Any] = {
+    "business_hours": {"weekly": {day: ["08:00-19:00"] for day in ("mon", "tue", "wed", "thu", "fri")}},
+    "away_message": {"enabled": True},
+    "inactivity": {"enabled": True, "after": "30d", "warn_before": "3d", "escalated_after": "45d"},
+    "stale_nudge": {"enabled": True, "after": "72h"},
+    "follow_up": {"enabled": True, "after": "2d"},
+    "alerts": {"queue_depth": 10, "sla_breach": True, "escalation_spike": 3, "escalation_window": "2h",
+               "csat_drop_points": 15},
+}
+
+
 class DemoBuilder:
     def __init__(self, desk: Desk) -> None:
         self.now = desk.clock.now()
@@ -79,7 +92,8 @@ class DemoBuilder:
     async def _setup(self) -> None:
         async with self.desk.tx(Actor.system(), 0) as tx:
             workspace = await m.create_workspace(tx, name=WORKSPACE_NAME, timezone=TIMEZONE,
-                                                 settings={"demo": True, "transcript_retention_days": 365})
+                                                 settings={"demo": True, "transcript_retention_days": 365,
+                                                           **DEMO_POLICIES})
             self.workspace_id = workspace.id
             for key, name, role in STAFF:
                 member = await m.add_member(tx, display_name=name, role=role, email=f"{key}@nimbus.example")

@@ -143,6 +143,7 @@ async def create_workspace(tx: Tx, *, name: str, timezone: str = "UTC", discord_
                            settings: dict[str, Any] | None = None) -> Workspace:
     """Create a workspace (a Discord server or a team). Called by the desk itself (CLI, bot
     joining a guild); ``tx.workspace_id`` is set to the new workspace. Emits ``workspace.created``."""
+    Policies.parse(settings, timezone=_timezone(timezone))
     workspace = Workspace(
         name=_name(name),
         timezone=_timezone(timezone),
