@@ -15,7 +15,7 @@ from frontdesk import __version__
 from frontdesk.actions.base import Desk
 from frontdesk.api import errors
 from frontdesk.api.auth import ActorCache
-from frontdesk.api.routers import analytics, conversations, tickets, transcripts, workspace
+from frontdesk.api.routers import analytics, conversations, queue, tickets, transcripts, workspace
 from frontdesk.api.routers import close_requests as close_requests_router
 from frontdesk.api.routers import quality as quality_router
 
@@ -59,6 +59,7 @@ def create_app(desk: Desk, *, max_attachment_bytes: int = 25 * 1024 * 1024, run_
     app.include_router(conversations.router)
     app.include_router(transcripts.router)
     app.include_router(workspace.router)
+    app.include_router(queue.router)
     app.include_router(close_requests_router.router)
     app.include_router(quality_router.router)
     app.include_router(analytics.router)
