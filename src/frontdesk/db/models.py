@@ -157,6 +157,7 @@ class Ticket(Base):
         partial_index("ix_tickets_follow_up_due", ["follow_up_due_at"], "follow_up_due_at IS NOT NULL"),
         Index("ix_tickets_ws_created_at", "workspace_id", "created_at"),
         Index("ix_tickets_ws_closed_at", "workspace_id", "closed_at"),
+        partial_index("ix_tickets_ws_rated_at", ["workspace_id", "rated_at"], "rated_at IS NOT NULL"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

@@ -111,6 +111,7 @@ def upgrade() -> None:
             ('ix_tickets_queue', ['workspace_id', 'sla_due_at'], "status <> 'closed'"),
             ('ix_tickets_resolution_due', ['resolution_due_at'],
              'resolution_due_at IS NOT NULL AND resolution_breached_at IS NULL'),
+            ('ix_tickets_ws_rated_at', ['workspace_id', 'rated_at'], 'rated_at IS NOT NULL'),
         ):
             batch_op.create_index(name, columns, unique=False, sqlite_where=sa.text(where),
                                   postgresql_where=sa.text(where))
@@ -122,6 +123,7 @@ def downgrade() -> None:
     with op.batch_alter_table('tickets', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('fk_tickets_first_responder_id_members'), type_='foreignkey')
         batch_op.drop_index('ix_tickets_ws_created_at')
+        batch_op.drop_index('ix_tickets_ws_rated_at')
         batch_op.drop_index('ix_tickets_ws_closed_at')
         batch_op.drop_index('ix_tickets_resolution_due', sqlite_where=sa.text('resolution_due_at IS NOT NULL AND resolution_breached_at IS NULL'), postgresql_where=sa.text('resolution_due_at IS NOT NULL AND resolution_breached_at IS NULL'))
         batch_op.drop_index('ix_tickets_queue', sqlite_where=sa.text("status <> 'closed'"), postgresql_where=sa.text("status <> 'closed'"))
