@@ -10,6 +10,14 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _keep_logging_as_is(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In-process runs must not point the root logger at a stream the runner then closes."""
+    monkeypatch.setattr("frontdesk.cli.configure_logging", lambda settings: None)
+
 
 def last_json_line(output: str) -> dict:
     return json.loads([line for line in output.splitlines() if line.startswith("{\"")][-1])
