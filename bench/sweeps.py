@@ -72,7 +72,7 @@ from frontdesk.worker.sweeps import sla_breaches
 DEFAULT_DSN = os.environ.get("FRONTDESK_BENCH_SWEEPS_DSN",
                              "postgresql://postgres@127.0.0.1:5432/frontdesk_bench_sweeps")
 # Bump when the generated data changes shape, so kept datasets are generated again.
-GENERATOR = 1
+GENERATOR = 2
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 NOW_TS = NOW.timestamp()
 MINUTE, HOUR, DAY = 60.0, 3600.0, 86400.0
@@ -124,6 +124,8 @@ TICKET_COLUMNS = (
 EVENT_COLUMNS = ("id", "workspace_id", "type", "ticket_id", "conversation_id", "actor_id", "actor_kind",
                  "occurred_at", "payload")
 CHUNK = 50_000
+# The index the breach sweep reads its due targets through.
+DEADLINE_INDEXES = ("ix_sla_deadlines_target_due_at",)
 
 
 def weighted(rng: random.Random, table: tuple[tuple[str, float], ...]) -> str:
@@ -176,8 +178,9 @@ Records = list[tuple[Any, ...]]
 
 
 def ticket_rows(rng: random.Random, plan: list[tuple[float, int]], spaces: list[Space],
-                stats: Generated) -> Iterator[tuple[Records, Records, Records]]:
-    """Chunks of (ticket records, tag records, event records) in ``TICKET_COLUMNS`` order."""
+                stats: Generated) -> Iterator[tuple[Records, Records, Records, Records]]:
+    """Chunks of (ticket records, tag records, event records, deadline records), tickets in
+    ``TICKET_COLUMNS`` order."""
     r = rng.random
     uniform = rng.uniform
     choice = rng.choice
@@ -186,6 +189,7 @@ def ticket_rows(rng: random.Random, plan: list[tuple[float, int]], spaces: list[
     tickets: Records = []
     tags: Records = []
     events: Records = []
+    deadlines: Records = []
     event_id = 0
     for index, (created, kind) in enumerate(plan):
         ticket_id = index + 1
@@ -298,6 +302,11 @@ def ticket_rows(rng: random.Random, plan: list[tuple[float, int]], spaces: list[
             None, ts(follow_up_sent),
         ))
         space.last_ticket_id = ticket_id
+        # What the breach sweep watches: targets due and not breached yet (as sync_sla keeps them).
+        if fr_due is not None and fr_breach is None:
+            deadlines.append((ticket_id, "first_response", space.id, ts(fr_due)))
+        if res_due is not None and res_breach is None:
+            deadlines.append((ticket_id, "resolution", space.id, ts(res_due)))
         pick = r()
         count = 0 if pick < 0.5 else 1 if pick < 0.8 else 2 if pick < 0.95 else 3
         if count:
@@ -316,12 +325,12 @@ def ticket_rows(rng: random.Random, plan: list[tuple[float, int]], spaces: list[
         if len(tickets) >= CHUNK:
             stats.tags += len(tags)
             stats.events += len(events)
-            yield tickets, tags, events
-            tickets, tags, events = [], [], []
+            yield tickets, tags, events, deadlines
+            tickets, tags, events, deadlines = [], [], [], []
     stats.tags += len(tags)
     stats.events += len(events)
     if tickets:
-        yield tickets, tags, events
+        yield tickets, tags, events, deadlines
 
 
 # --- the database --------------------------------------------------------------------------------------------------
@@ -405,7 +414,7 @@ async def generate(dsn: str, schema: str, tickets: int, due: int, seed: int) -> 
             "SELECT i.relname AS name, pg_get_indexdef(i.oid) AS definition FROM pg_index x "
             "JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid "
             "JOIN pg_namespace n ON n.oid = t.relnamespace "
-            "WHERE n.nspname = $1 AND t.relname IN ('tickets', 'ticket_tags', 'events') "
+            "WHERE n.nspname = $1 AND t.relname IN ('tickets', 'ticket_tags', 'events', 'sla_deadlines') "
             "AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.oid)", schema)
         for row in indexes:
             await conn.execute(f'DROP INDEX "{schema}"."{row["name"]}"')
@@ -442,12 +451,14 @@ async def generate(dsn: str, schema: str, tickets: int, due: int, seed: int) -> 
         plan = ticket_plan(rng, tickets, not_closed, due)
         generating = copying = 0.0
         mark = time.perf_counter()
-        for ticket_chunk, tag_chunk, event_chunk in ticket_rows(rng, plan, spaces, stats):
+        for ticket_chunk, tag_chunk, event_chunk, deadline_chunk in ticket_rows(rng, plan, spaces, stats):
             between = time.perf_counter()
             generating += between - mark
             await conn.copy_records_to_table("tickets", records=ticket_chunk, columns=TICKET_COLUMNS)
             await conn.copy_records_to_table("ticket_tags", records=tag_chunk, columns=["ticket_id", "tag"])
             await conn.copy_records_to_table("events", records=event_chunk, columns=EVENT_COLUMNS)
+            await conn.copy_records_to_table("sla_deadlines", records=deadline_chunk,
+                                             columns=["ticket_id", "target", "workspace_id", "due_at"])
             mark = time.perf_counter()
             copying += mark - between
             if sys.stdout.isatty():
@@ -468,7 +479,8 @@ async def generate(dsn: str, schema: str, tickets: int, due: int, seed: int) -> 
             await conn.execute(row["definition"])
         stats.seconds["indexes"] = time.perf_counter() - mark
         mark = time.perf_counter()
-        await conn.execute("VACUUM (ANALYZE) workspaces, members, ticket_types, tickets, ticket_tags, events")
+        await conn.execute("VACUUM (ANALYZE) workspaces, members, ticket_types, tickets, ticket_tags, events, "
+                           "sla_deadlines")
         stats.seconds["vacuum"] = time.perf_counter() - mark
         meta = {"generator": GENERATOR, "migrations": migrations_fingerprint(), "tickets": tickets,
                 "not_closed": stats.not_closed, "due": stats.due,
@@ -606,9 +618,9 @@ class Bench:
             NOW - timedelta(seconds=DUE_WINDOW), NOW)]
         self.result.expected = min(len(self.due_ids), LIMIT)
         await self.reset()
-        await self.conn.execute("VACUUM (ANALYZE) tickets, events")
+        await self.conn.execute("VACUUM (ANALYZE) tickets, events, sla_deadlines")
         await self.conn.execute("CHECKPOINT")
-        for index in ("ix_tickets_first_response_due", "ix_tickets_resolution_due"):
+        for index in DEADLINE_INDEXES:
             self.result.index_entries[index] = int(await self.conn.fetchval(
                 "SELECT reltuples FROM pg_class WHERE relname = $1 AND relnamespace = $2::regnamespace",
                 index, self.schema))
@@ -624,7 +636,7 @@ class Bench:
         dbapi_connection.run_async(lambda conn: conn.execute(f'SET search_path TO "{schema}"'))
 
     def _capture(self, _conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool) -> None:
-        if self.capturing == "claim" and "SKIP LOCKED" in statement and "first_response_due_at" in statement:
+        if self.capturing == "claim" and "SKIP LOCKED" in statement and "first_response_breached_at" in statement:
             self.captured["claim"][:] = [(statement, parameters)]
         elif self.capturing == "analytics":
             self.captured["analytics"].append((statement, parameters))
@@ -633,6 +645,9 @@ class Bench:
         """The due rows unrecorded again, the sweep's events gone."""
         await self.conn.execute("UPDATE tickets SET first_response_breached_at = NULL "
                                 "WHERE id = ANY($1::bigint[]) AND first_response_breached_at IS NOT NULL", self.due_ids)
+        await self.conn.execute("INSERT INTO sla_deadlines (ticket_id, target, workspace_id, due_at) "
+                                "SELECT id, 'first_response', workspace_id, first_response_due_at FROM tickets "
+                                "WHERE id = ANY($1::bigint[]) ON CONFLICT DO NOTHING", self.due_ids)
         await self.conn.execute("DELETE FROM events WHERE id > $1", self.base_events)
 
     async def sweep(self, timings: Timings | None) -> int:
@@ -736,7 +751,7 @@ def report(results: list[Result], args: argparse.Namespace, load: tuple[float, f
         print(f"  {label:42}{cells}   {ratio:.2f}")
     print(f"  {'breaches recorded per sweep':42}" + "".join(
         f"{'/'.join(str(n) for n in sorted(set(r.recorded))):>26}" for r in results))
-    for index in ("ix_tickets_first_response_due", "ix_tickets_resolution_due"):
+    for index in DEADLINE_INDEXES:
         print(f"  {'entries in ' + index:42}" + "".join(f"{r.index_entries[index]:>26,}" for r in results))
     print()
     for r in results:

@@ -259,6 +259,27 @@ async def test_no_breach_while_the_clock_is_stopped(world):
     assert await sla_breaches(world.desk) == 0
 
 
+async def test_the_sweep_reads_pending_targets_from_the_deadlines_table(world):
+    from sqlalchemy import select
+
+    from frontdesk.db.models import SlaDeadline
+    from tests.integration.helpers import fetch
+
+    await add_type(world)
+    t = await open_ops(world, priority="urgent")
+    row = await ticket(world, t.number)
+    pending = await fetch(world, select(SlaDeadline.target).where(SlaDeadline.ticket_id == row.id)
+                          .order_by(SlaDeadline.target))
+    assert pending == ["first_response", "resolution"]
+    await world.run("staff", messages.post_message, t.number, "hello")
+    await world.run("staff", tickets.set_status, t.number, "waiting")
+    assert await fetch(world, select(SlaDeadline.target).where(SlaDeadline.ticket_id == row.id)) == []
+    await world.run("staff", tickets.set_status, t.number, "open")
+    clock(world).advance(hours=3)
+    assert await sla_breaches(world.desk) == 1
+    assert await fetch(world, select(SlaDeadline.target).where(SlaDeadline.ticket_id == row.id)) == []
+
+
 async def test_concurrent_breach_sweeps_record_each_breach_once(world):
     await add_type(world)
     numbers = [(await open_ops(world, priority="urgent")).number for _ in range(12)]
@@ -275,11 +296,14 @@ async def test_alert_on_breach_notifies_managers(world):
     await add_type(world)
     await configure(world, alerts={"sla_breach": True})
     t = await open_ops(world, priority="urgent")
+    u = await open_ops(world, priority="urgent")
     clock(world).advance(minutes=16)
     await sla_breaches(world.desk)
-    alerts = await events(world, ev.ALERT_RAISED)
-    assert [(a.payload["kind"], a.payload["ticket_number"], a.payload["target"]) for a in alerts] == [
-        ("sla_breach", t.number, "first_response")]
+    # One alert per pass names every breach, rather than one notification per ticket.
+    [alert] = await events(world, ev.ALERT_RAISED)
+    assert (alert.payload["kind"], alert.payload["count"]) == ("sla_breach", 2)
+    assert sorted((m["ticket_number"], m["target"]) for m in alert.payload["tickets"]) == [
+        (t.number, "first_response"), (u.number, "first_response")]
 
 
 async def test_no_manager_alert_on_breach_unless_enabled(world):

@@ -22,7 +22,7 @@ from frontdesk.actions.base import (
     touch,
     type_access,
 )
-from frontdesk.actions.timers import sync_sla
+from frontdesk.actions.timers import sync_sla, write_deadlines
 from frontdesk.db.models import (
     Conversation,
     CustomFieldDefinition,
@@ -284,6 +284,7 @@ async def open_ticket(
     tx.session.add(ticket)
     await tx.session.flush()
     tx.locked_tickets[number] = ticket
+    await write_deadlines(tx, ticket, {})
     if conversation is None:
         conversation = Conversation(
             workspace_id=tx.workspace_id,

@@ -9,10 +9,14 @@ find rows whose due time has passed.
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from datetime import datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from frontdesk.actions.base import Tx, _load_type, ticket_for, touch
-from frontdesk.db.models import Ticket, Workspace
+from frontdesk.db.models import SlaDeadline, Ticket, Workspace
 from frontdesk.domain import events as ev
 from frontdesk.domain.errors import Conflict
 from frontdesk.domain.permissions import Capability
@@ -43,6 +47,7 @@ async def sync_sla(tx: Tx, ticket: Ticket) -> None:
     """Bring the SLA clock and due times in line with the ticket as it now is: stop or start
     the clock by status and pause, and recompute both due times from the targets of its
     priority and type. Breaches already recorded stay recorded."""
+    before = pending_deadlines(ticket)
     policies, sla = await sla_policy_for(tx, ticket)
     hours = policies.sla_hours(sla)
     clock = SlaClock(ticket.sla_used_minutes or 0.0, ticket.sla_running_since)
@@ -59,6 +64,35 @@ async def sync_sla(tx: Tx, ticket: Ticket) -> None:
     ticket.resolution_due_at = resolution
     pending = [d for d in (first, resolution) if d is not None]
     ticket.sla_due_at = min(pending) if pending else None
+    if ticket.id is not None:
+        await write_deadlines(tx, ticket, before)
+
+
+def pending_deadlines(ticket: Ticket) -> dict[str, datetime]:
+    """The targets of a ticket the breach sweep must watch: due, and not breached yet."""
+    pending = {}
+    if ticket.first_response_due_at is not None and ticket.first_response_breached_at is None:
+        pending["first_response"] = ticket.first_response_due_at
+    if ticket.resolution_due_at is not None and ticket.resolution_breached_at is None:
+        pending["resolution"] = ticket.resolution_due_at
+    return pending
+
+
+async def write_deadlines(tx: Tx, ticket: Ticket, before: dict[str, datetime]) -> None:
+    """Bring the ticket's rows in ``sla_deadlines`` from ``before`` to what it now has pending
+    (a new ticket passes ``{}`` once it has an id). Statements only for what changed."""
+    after = pending_deadlines(ticket)
+    gone = [target for target in before if target not in after]
+    if gone:
+        await tx.session.execute(delete(SlaDeadline).where(SlaDeadline.ticket_id == ticket.id,
+                                                           SlaDeadline.target.in_(gone)))
+    changed = [{"ticket_id": ticket.id, "target": target, "workspace_id": ticket.workspace_id, "due_at": due}
+               for target, due in after.items() if before.get(target) != due]
+    if changed:
+        insert = pg_insert if tx.db is not None and not tx.db.is_sqlite else sqlite_insert
+        stmt = insert(SlaDeadline).values(changed)
+        await tx.session.execute(stmt.on_conflict_do_update(
+            index_elements=[SlaDeadline.ticket_id, SlaDeadline.target], set_={"due_at": stmt.excluded.due_at}))
 
 
 def note_public_message(tx: Tx, ticket: Ticket, kind: AuthorKind) -> None:

@@ -145,11 +145,9 @@ class Ticket(Base):
         Index("ix_tickets_ws_status_number", "workspace_id", "status", "number"),
         Index("ix_tickets_opener_type_status", "opener_id", "type_id", "status"),
         # Sweeps and the staff queue read these through partial indexes, so their cost follows
-        # the number of due rows, not the number of tickets.
-        partial_index("ix_tickets_first_response_due", ["first_response_due_at"],
-                      "first_response_due_at IS NOT NULL AND first_response_breached_at IS NULL"),
-        partial_index("ix_tickets_resolution_due", ["resolution_due_at"],
-                      "resolution_due_at IS NOT NULL AND resolution_breached_at IS NULL"),
+        # the number of due rows, not the number of tickets. (SLA targets pending a breach are in
+        # ``sla_deadlines``; no index covers the breach columns, so recording a breach can be an
+        # update in place.)
         partial_index("ix_tickets_queue", ["workspace_id", "sla_due_at"], "status <> 'closed'"),
         partial_index("ix_tickets_activity", ["workspace_id", "activity_at"], "status <> 'closed'"),
         partial_index("ix_tickets_customer_activity", ["workspace_id", "customer_activity_at"],
@@ -379,6 +377,20 @@ class IdempotencyKey(Base):
     response_status: Mapped[int] = mapped_column(Integer)
     response_body: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class SlaDeadline(Base):
+    """An SLA target of a ticket that runs and has not been breached, with its due time: what
+    the breach sweep reads. Kept by the same code that writes the ticket's due times."""
+
+    __tablename__ = "sla_deadlines"
+    __table_args__ = (Index("ix_sla_deadlines_target_due_at", "target", "due_at"),)
+
+    ticket_id: Mapped[int] = mapped_column(BigId, ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True)
+    # first_response or resolution
+    target: Mapped[str] = mapped_column(String(16), primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(BigId, ForeignKey("workspaces.id", ondelete="CASCADE"))
+    due_at: Mapped[datetime]
 
 
 class CloseRequest(Base):

@@ -16,16 +16,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import and_, bindparam, delete, insert, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.actions.base import Desk, Tx
 from frontdesk.actions.lifecycle import close_ticket
 from frontdesk.actions.messages import post_message
-from frontdesk.db.models import Event, Ticket, Workspace
+from frontdesk.db.models import Event, SlaDeadline, Ticket, Workspace
+from frontdesk.db.types import UtcDateTime
 from frontdesk.domain import events as ev
 from frontdesk.domain.errors import DomainError, ValidationFailed
 from frontdesk.domain.permissions import Actor
@@ -57,46 +59,114 @@ async def workspace_policies(session: AsyncSession, ids: set[int] | None = None)
 
 # --- SLA breaches ------------------------------------------------------------------------------------------------
 
-BREACH_TARGETS = (
-    ("first_response", tickets_table.c.first_response_due_at, tickets_table.c.first_response_breached_at),
-    ("resolution", tickets_table.c.resolution_due_at, tickets_table.c.resolution_breached_at),
-)
+BREACH_COLUMNS = {
+    "first_response": (tickets_table.c.first_response_due_at, tickets_table.c.first_response_breached_at),
+    "resolution": (tickets_table.c.resolution_due_at, tickets_table.c.resolution_breached_at),
+}
+deadlines_table = SlaDeadline.__table__
+# Alerts name at most this many tickets; the count is always exact.
+ALERT_TICKETS_LISTED = 100
 
 
 async def sla_breaches(desk: Desk, *, limit: int = 1000) -> int:
-    """Record every missed SLA target once: set its breach time, append ``sla.breach`` and,
-    where the workspace alerts managers on breaches, ``alert.raised``. Returns the number of
-    breaches recorded (at most ``limit`` per target)."""
+    """Record every missed SLA target once: set its breach time on the ticket, drop its
+    deadline and append ``sla.breach``; where a workspace alerts managers on breaches, one
+    ``alert.raised`` per workspace and pass names the tickets. Returns the breaches recorded
+    (at most ``limit`` per target).
+
+    The deadlines due are read without locks; each ticket is then claimed by an update that
+    skips tickets other transactions hold (on PostgreSQL) and requires the target to be still
+    unbreached and still due by the ticket's own due time, which every action keeps current.
+    Tickets are locked before their deadlines here as in the actions, so the two never
+    deadlock."""
     now = desk.clock.now()
-    total = 0
-    for target, due, breached in BREACH_TARGETS:
-        async with desk.db.transaction() as session:
-            claim = select(tickets_table.c.id).where(due <= now, breached.is_(None)).order_by(due).limit(limit)
-            if not desk.db.is_sqlite:
-                claim = claim.with_for_update(skip_locked=True)
-            rows = (await session.execute(
-                update(tickets_table)
-                .where(tickets_table.c.id.in_(claim.scalar_subquery()), breached.is_(None))
-                .values({breached: now})
-                .returning(tickets_table.c.id, tickets_table.c.workspace_id, tickets_table.c.number,
-                           tickets_table.c.priority, due, tickets_table.c.assignee_id)
-            )).all()
-            if not rows:
-                continue
-            policies = await workspace_policies(session, {r.workspace_id for r in rows})
-            events: list[dict[str, Any]] = []
-            for row in rows:
-                due_at = row[4]
-                payload = {"ticket_number": row.number, "target": target, "priority": row.priority,
-                           "due_at": due_at.isoformat(), "assignee_id": row.assignee_id}
-                events.append(_event(row.workspace_id, ev.SLA_BREACH, row.id, now, payload))
-                workspace = policies.get(row.workspace_id)
-                if workspace is not None and workspace.alerts.sla_breach:
-                    events.append(_event(row.workspace_id, ev.ALERT_RAISED, row.id, now,
-                                         {"kind": "sla_breach", **payload}))
-            await session.execute(insert(Event), events)
-            total += len(rows)
-    return total
+    async with desk.db.transaction() as session:
+        recorded: list[Breach] = []
+        for target in BREACH_COLUMNS:
+            if desk.db.is_sqlite:
+                recorded += await _record_breaches(session, target, now, limit)
+            else:
+                recorded += await _record_breaches_in_sql(session, target, now, limit)
+        if recorded:
+            await _alert_managers(session, recorded, now)
+    return len(recorded)
+
+
+@dataclass(frozen=True)
+class Breach:
+    workspace_id: int
+    ticket_number: int
+    target: str
+
+
+async def _record_breaches(session: AsyncSession, target: str, now: datetime, limit: int) -> list[Breach]:
+    """Claim and record one target's due breaches, statement by statement."""
+    due_column, breached_column = BREACH_COLUMNS[target]
+    due = select(deadlines_table.c.ticket_id).where(
+        deadlines_table.c.target == target, deadlines_table.c.due_at <= now
+    ).order_by(deadlines_table.c.due_at).limit(limit)
+    rows = (await session.execute(
+        update(tickets_table)
+        .where(tickets_table.c.id.in_(due.scalar_subquery()), breached_column.is_(None), due_column <= now)
+        .values({breached_column: now})
+        .returning(tickets_table.c.id, tickets_table.c.workspace_id, tickets_table.c.number,
+                   tickets_table.c.priority, due_column, tickets_table.c.assignee_id)
+    )).all()
+    if not rows:
+        return []
+    await session.execute(delete(deadlines_table).where(
+        deadlines_table.c.target == target, deadlines_table.c.ticket_id.in_([r.id for r in rows])))
+    await session.execute(insert(Event), [_event(row.workspace_id, ev.SLA_BREACH, row.id, now, {
+        "ticket_number": row.number, "target": target, "priority": row.priority,
+        "due_at": row[4].isoformat(timespec="microseconds"), "assignee_id": row.assignee_id}) for row in rows])
+    return [Breach(row.workspace_id, row.number, target) for row in rows]
+
+
+# On PostgreSQL one statement claims the tickets (skipping those other transactions hold),
+# drops their deadlines and writes their events, so no row passes through Python.
+_RECORD_IN_SQL = """
+WITH due AS (
+    SELECT ticket_id FROM sla_deadlines
+    WHERE target = :target AND due_at <= :now ORDER BY due_at LIMIT :limit
+), claimed AS (
+    UPDATE tickets SET {breached} = :now
+    WHERE id IN (SELECT id FROM tickets WHERE id IN (SELECT ticket_id FROM due) FOR UPDATE SKIP LOCKED)
+      AND {breached} IS NULL AND {due} <= :now
+    RETURNING id, workspace_id, number, priority, {due} AS due_at, assignee_id
+), gone AS (
+    DELETE FROM sla_deadlines d USING claimed c WHERE d.ticket_id = c.id AND d.target = :target
+)
+INSERT INTO events (workspace_id, type, ticket_id, actor_kind, occurred_at, payload)
+SELECT workspace_id, 'sla.breach', id, 'system', :now, jsonb_build_object(
+    'ticket_number', number, 'target', CAST(:target AS text), 'priority', priority,
+    'due_at', to_char(due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') || '+00:00',
+    'assignee_id', assignee_id)
+FROM claimed
+RETURNING workspace_id, CAST(payload ->> 'ticket_number' AS integer) AS number
+"""
+
+
+async def _record_breaches_in_sql(session: AsyncSession, target: str, now: datetime, limit: int) -> list[Breach]:
+    due_column, breached_column = BREACH_COLUMNS[target]
+    statement = text(_RECORD_IN_SQL.format(due=due_column.name, breached=breached_column.name)).bindparams(
+        bindparam("now", type_=UtcDateTime()))
+    rows = (await session.execute(statement, {"target": target, "now": now, "limit": limit})).all()
+    return [Breach(workspace_id, number, target) for workspace_id, number in rows]
+
+
+async def _alert_managers(session: AsyncSession, breaches: list[Breach], now: datetime) -> None:
+    """One ``alert.raised`` per workspace that alerts on breaches, naming the tickets."""
+    policies = await workspace_policies(session, {b.workspace_id for b in breaches})
+    alerted: dict[int, list[dict[str, Any]]] = {}
+    for breach in breaches:
+        workspace = policies.get(breach.workspace_id)
+        if workspace is not None and workspace.alerts.sla_breach:
+            alerted.setdefault(breach.workspace_id, []).append(
+                {"ticket_number": breach.ticket_number, "target": breach.target})
+    if alerted:
+        await session.execute(insert(Event), [_event(workspace_id, ev.ALERT_RAISED, None, now, {
+            "kind": "sla_breach", "count": len(missed), "tickets": missed[:ALERT_TICKETS_LISTED]})
+            for workspace_id, missed in alerted.items()])
 
 
 def _event(workspace_id: int, type: str, ticket_id: int | None, now: datetime,

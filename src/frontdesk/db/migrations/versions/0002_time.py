@@ -105,30 +105,42 @@ def upgrade() -> None:
         for name, columns, where in (
             ('ix_tickets_activity', ['workspace_id', 'activity_at'], "status <> 'closed'"),
             ('ix_tickets_customer_activity', ['workspace_id', 'customer_activity_at'], "status <> 'closed'"),
-            ('ix_tickets_first_response_due', ['first_response_due_at'],
-             'first_response_due_at IS NOT NULL AND first_response_breached_at IS NULL'),
             ('ix_tickets_follow_up_due', ['follow_up_due_at'], 'follow_up_due_at IS NOT NULL'),
             ('ix_tickets_queue', ['workspace_id', 'sla_due_at'], "status <> 'closed'"),
-            ('ix_tickets_resolution_due', ['resolution_due_at'],
-             'resolution_due_at IS NOT NULL AND resolution_breached_at IS NULL'),
             ('ix_tickets_ws_rated_at', ['workspace_id', 'rated_at'], 'rated_at IS NOT NULL'),
         ):
             batch_op.create_index(name, columns, unique=False, sqlite_where=sa.text(where),
                                   postgresql_where=sa.text(where))
         batch_op.create_index('ix_tickets_ws_closed_at', ['workspace_id', 'closed_at'], unique=False)
         batch_op.create_index('ix_tickets_ws_created_at', ['workspace_id', 'created_at'], unique=False)
+    op.create_table('sla_deadlines',
+    sa.Column('ticket_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('target', sa.String(length=16), nullable=False),
+    sa.Column('workspace_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('due_at', dt, nullable=False),
+    sa.ForeignKeyConstraint(['ticket_id'], ['tickets.id'], name=op.f('fk_sla_deadlines_ticket_id_tickets'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['workspace_id'], ['workspaces.id'], name=op.f('fk_sla_deadlines_workspace_id_workspaces'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('ticket_id', 'target', name=op.f('pk_sla_deadlines'))
+    )
+    op.create_index('ix_sla_deadlines_target_due_at', 'sla_deadlines', ['target', 'due_at'], unique=False)
+    if op.get_bind().dialect.name == 'postgresql':
+        # Room on each page for a new row version, so recording a breach (no indexed column
+        # changes) stays an update in place.
+        op.execute('ALTER TABLE tickets SET (fillfactor = 90)')
 
 
 def downgrade() -> None:
+    op.drop_index('ix_sla_deadlines_target_due_at', table_name='sla_deadlines')
+    op.drop_table('sla_deadlines')
+    if op.get_bind().dialect.name == 'postgresql':
+        op.execute('ALTER TABLE tickets RESET (fillfactor)')
     with op.batch_alter_table('tickets', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('fk_tickets_first_responder_id_members'), type_='foreignkey')
         batch_op.drop_index('ix_tickets_ws_created_at')
         batch_op.drop_index('ix_tickets_ws_rated_at')
         batch_op.drop_index('ix_tickets_ws_closed_at')
-        batch_op.drop_index('ix_tickets_resolution_due', sqlite_where=sa.text('resolution_due_at IS NOT NULL AND resolution_breached_at IS NULL'), postgresql_where=sa.text('resolution_due_at IS NOT NULL AND resolution_breached_at IS NULL'))
         batch_op.drop_index('ix_tickets_queue', sqlite_where=sa.text("status <> 'closed'"), postgresql_where=sa.text("status <> 'closed'"))
         batch_op.drop_index('ix_tickets_follow_up_due', sqlite_where=sa.text('follow_up_due_at IS NOT NULL'), postgresql_where=sa.text('follow_up_due_at IS NOT NULL'))
-        batch_op.drop_index('ix_tickets_first_response_due', sqlite_where=sa.text('first_response_due_at IS NOT NULL AND first_response_breached_at IS NULL'), postgresql_where=sa.text('first_response_due_at IS NOT NULL AND first_response_breached_at IS NULL'))
         batch_op.drop_index('ix_tickets_customer_activity', sqlite_where=sa.text("status <> 'closed'"), postgresql_where=sa.text("status <> 'closed'"))
         batch_op.drop_index('ix_tickets_activity', sqlite_where=sa.text("status <> 'closed'"), postgresql_where=sa.text("status <> 'closed'"))
         batch_op.drop_column('follow_up_sent_at')
