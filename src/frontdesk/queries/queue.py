@@ -16,12 +16,13 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, false, func, literal, literal_column, or_, select, true
 
-from frontdesk.actions.base import Tx, type_access
-from frontdesk.db.models import Ticket, TicketType
+from frontdesk.actions.base import Tx
+from frontdesk.db.models import Ticket
 from frontdesk.domain.errors import ValidationFailed
-from frontdesk.domain.permissions import is_type_staff, require_staff
+from frontdesk.domain.permissions import require_staff
 from frontdesk.domain.tickets import Priority, Status
 from frontdesk.queries.tickets import check_limit, decode_cursor, encode_cursor, present_tickets
+from frontdesk.queries.visibility import staffed_tickets_clause
 
 VIEWS = ("all", "unclaimed", "mine", "escalated", "awaiting_staff", "awaiting_customer")
 
@@ -79,24 +80,9 @@ def is_breached(ticket: Ticket) -> bool:
 
 
 async def queue_scope(tx: Tx) -> ColumnElement[bool]:
-    """The tickets the actor sees as staff: the staff half of ``visible_tickets_clause``.
-    Management sees every ticket, locked ones included; anyone else the tickets of the
-    types they staff and of the teams they belong to, never a locked one. Tickets someone
-    sees only as their opener or participant are theirs as a customer, not queue work."""
-    actor = tx.actor
-    if actor.is_management:
-        return true()
-    types = list((await tx.session.execute(
-        select(TicketType).where(TicketType.workspace_id == tx.workspace_id))).scalars())
-    staff_type_ids = [t.id for t in types if is_type_staff(actor, type_access(t))]
-    staffed: ColumnElement[bool]
-    if len(staff_type_ids) == len(types) and is_type_staff(actor, type_access(None)):
-        staffed = true()
-    else:
-        staffed = Ticket.type_id.in_(staff_type_ids) if staff_type_ids else false()
-        if actor.team_ids:
-            staffed = or_(staffed, Ticket.team_id.in_(sorted(actor.team_ids)))
-    return and_(staffed, Ticket.lockdown.is_(False))
+    """The tickets the actor sees as staff (``staffed_tickets_clause``). Tickets someone sees
+    only as their opener or participant are theirs as a customer, not queue work."""
+    return await staffed_tickets_clause(tx)
 
 
 def view_clauses(member_id: int | None) -> dict[str, ColumnElement[bool]]:
