@@ -10,7 +10,8 @@ TICKET_KEYS = {
     "number", "title", "channel_name", "status", "priority", "type", "opener", "assignee", "claimer", "team",
     "tags", "custom_fields", "intake_answers", "participants", "contacts", "conversation_ids", "escalated",
     "lockdown", "pinned", "anonymous", "merged_into", "close_reason", "close_note", "closed_at", "closed_by",
-    "csat", "csat_comment", "first_response_at", "sla", "last_message_at", "created_at", "updated_at",
+    "csat", "csat_comment", "first_response_at", "sla", "close_request_id", "last_message_at", "created_at",
+    "updated_at",
 }
 
 

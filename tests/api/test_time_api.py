@@ -68,3 +68,14 @@ async def test_pause_and_resume_the_sla_over_http(api, world):
     assert resumed["paused"] is False and resumed["due_at"] is not None
     problem(await api("vip").post(f"{TICKETS}/{n}/sla/pause"), 403)
     problem(await api("bob").post(f"{TICKETS}/{n}/sla/pause"), 404)
+
+
+async def test_a_pending_close_request_shows_on_the_ticket(api, world):
+    n = (await open_ticket(api, world, "vip", "VIP", description="help"))["number"]
+    assert ok(await api("vip").get(f"{TICKETS}/{n}"))["close_request_id"] is None
+    request = ok(await api("staff").post(f"{TICKETS}/{n}/close-request", json={"close_after": "1d"}), 201)
+    assert ok(await api("vip").get(f"{TICKETS}/{n}"))["close_request_id"] == request["id"]
+    listed = ok(await api("staff").get(TICKETS, params={"status": "open"}))["items"]
+    assert [t["close_request_id"] for t in listed if t["number"] == n] == [request["id"]]
+    ok(await api("vip").post(f"{TICKETS}/{n}/close-request/deny"))
+    assert ok(await api("vip").get(f"{TICKETS}/{n}"))["close_request_id"] is None

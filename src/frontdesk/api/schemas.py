@@ -110,6 +110,7 @@ class TicketOut(BaseModel):
     csat_comment: str | None
     first_response_at: str | None
     sla: SlaOut
+    close_request_id: int | None = Field(description="the pending close request, if staff asked to close")
     last_message_at: str | None
     created_at: str
     updated_at: str

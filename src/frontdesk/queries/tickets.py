@@ -15,6 +15,7 @@ from frontdesk.actions.base import Tx, ticket_access, ticket_for
 from frontdesk.actions.messages import customer_conversation_owners
 from frontdesk.db.models import (
     Attachment,
+    CloseRequest,
     Conversation,
     Event,
     Member,
@@ -68,6 +69,7 @@ async def present_tickets(tx: Tx, tickets: list[Ticket]) -> list[dict[str, Any]]
     tags: dict[int, list[str]] = defaultdict(list)
     people: dict[int, dict[str, list[int]]] = defaultdict(lambda: {"participant": [], "contact": []})
     conversations: dict[int, list[int]] = defaultdict(list)
+    close_requests: dict[int, int] = {}
     parts = union_all(
         select(literal("tag").label("k"), TicketTag.ticket_id.label("t"), TicketTag.tag.label("s"),
                literal(None, Integer).label("i")).where(TicketTag.ticket_id.in_(ids)),
@@ -75,12 +77,16 @@ async def present_tickets(tx: Tx, tickets: list[Ticket]) -> list[dict[str, Any]]
                TicketParticipant.member_id).where(TicketParticipant.ticket_id.in_(ids)),
         select(literal("conversation"), Conversation.ticket_id, literal(None, String), Conversation.id)
         .where(Conversation.ticket_id.in_(ids)),
+        select(literal("close_request"), CloseRequest.ticket_id, literal(None, String), CloseRequest.id)
+        .where(CloseRequest.ticket_id.in_(ids), CloseRequest.status == "pending"),
     )
     for kind, ticket_id, text_value, int_value in sorted(
             (await tx.session.execute(select(parts.subquery()))).all(),
             key=lambda r: (r[0], r[2] or "", r[3] or 0)):
         if kind == "tag":
             tags[ticket_id].append(text_value)
+        elif kind == "close_request":
+            close_requests[ticket_id] = int_value
         elif kind == "conversation":
             conversations[ticket_id].append(int_value)
         else:
@@ -149,6 +155,7 @@ async def present_tickets(tx: Tx, tickets: list[Ticket]) -> list[dict[str, Any]]
             "csat_comment": t.csat_comment,
             "first_response_at": _iso(t.first_response_at),
             "sla": sla_view(t),
+            "close_request_id": close_requests.get(t.id),
             "last_message_at": _iso(t.last_message_at),
             "created_at": _iso(t.created_at),
             "updated_at": _iso(t.updated_at),
