@@ -111,8 +111,11 @@ def upgrade() -> None:
         ):
             batch_op.create_index(name, columns, unique=False, sqlite_where=sa.text(where),
                                   postgresql_where=sa.text(where))
-        batch_op.create_index('ix_tickets_ws_closed_at', ['workspace_id', 'closed_at'], unique=False)
-        batch_op.create_index('ix_tickets_ws_created_at', ['workspace_id', 'created_at'], unique=False)
+        batch_op.create_index('ix_tickets_ws_closed_at', ['workspace_id', 'closed_at'], unique=False,
+                              postgresql_include=['created_at', 'assignee_id', 'claimer_id', 'csat', 'merged_into_id'])
+        batch_op.create_index('ix_tickets_ws_created_at', ['workspace_id', 'created_at'], unique=False,
+                              postgresql_include=['id', 'priority', 'type_id', 'first_responder_id',
+                                                  'first_response_at'])
     op.create_table('sla_deadlines',
     sa.Column('ticket_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('target', sa.String(length=16), nullable=False),
