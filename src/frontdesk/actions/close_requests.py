@@ -18,7 +18,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.actions.base import Tx, ticket_and_access, ticket_for, touch
-from frontdesk.actions.transcripts import create_transcript
 from frontdesk.db.models import CloseRequest, Ticket
 from frontdesk.domain import events as ev
 from frontdesk.domain.errors import Conflict, NotPermitted, TicketClosed, ValidationFailed
@@ -181,13 +180,9 @@ async def close_for_request(tx: Tx, ticket: Ticket, req: CloseRequest, *, cause:
     """Close ``ticket`` as resolved because of ``req``: what ``close_ticket`` does, without its
     permission check (the opener's answer or the request's expiry is the permission)."""
     # Imported here so that ``lifecycle`` may import this module's close hook at its top.
-    from frontdesk.actions.lifecycle import mark_closed
+    from frontdesk.actions.lifecycle import close_loaded
 
-    previous = await mark_closed(tx, ticket, CloseReason.RESOLVED, note)
-    await tx.record(ev.TICKET_CLOSED, ticket=ticket, reason=CloseReason.RESOLVED.value, note=note,
-                    lockdown=ticket.lockdown, before={"status": previous}, after={"status": Status.CLOSED.value},
-                    cause=cause, close_request_id=req.id)
-    await create_transcript(tx, ticket)
+    await close_loaded(tx, ticket, CloseReason.RESOLVED, note, cause=cause, close_request_id=req.id)
 
 
 # --- helpers -------------------------------------------------------------------------------------------------

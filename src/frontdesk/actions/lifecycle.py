@@ -34,7 +34,7 @@ def check_close_note(note: str | None) -> str | None:
 
 
 async def close_ticket(tx: Tx, number: int, *, reason: str, note: str | None = None,
-                       transcript: bool = True, cause: str | None = None, **details: object) -> Ticket:
+                       transcript: bool = True, **details: object) -> Ticket:
     """Close a ticket with a reason (resolved, duplicate, user_unresponsive, out_of_scope,
     spam, other) and an optional note of at most 500 characters; renders its transcript.
 
@@ -46,11 +46,16 @@ async def close_ticket(tx: Tx, number: int, *, reason: str, note: str | None = N
     ticket = await ticket_for(tx, number, Capability.CLOSE)
     if ticket.status == Status.CLOSED:
         raise TicketClosed(f"ticket {number} is already closed")
-    previous = await mark_closed(tx, ticket, close_reason, close_note)
-    if cause is not None:
-        # Closed by the desk itself (inactivity, an unanswered close request): say why.
-        details["cause"] = cause
-    await tx.record(ev.TICKET_CLOSED, ticket=ticket, reason=close_reason.value, note=close_note,
+    return await close_loaded(tx, ticket, close_reason, close_note, transcript=transcript, **details)
+
+
+async def close_loaded(tx: Tx, ticket: Ticket, reason: CloseReason, note: str | None, *, transcript: bool = True,
+                       **details: object) -> Ticket:
+    """Close a loaded, locked and checked ticket: the close fields, ``ticket.closed`` (with
+    ``details`` in its payload, such as the ``cause`` when the desk itself closes), its
+    pending close request cancelled, and the transcript."""
+    previous = await mark_closed(tx, ticket, reason, note)
+    await tx.record(ev.TICKET_CLOSED, ticket=ticket, reason=reason.value, note=note,
                     lockdown=ticket.lockdown, before={"status": previous}, after={"status": Status.CLOSED.value},
                     **details)
     await settle_close_request_on_close(tx, ticket)
