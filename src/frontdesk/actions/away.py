@@ -3,11 +3,9 @@ again and how soon they can expect an answer, once per closed spell and conversa
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
-from frontdesk.actions.base import Tx
-from frontdesk.actions.timers import sla_policy_for
-from frontdesk.db.models import Conversation, Message, Ticket, Workspace
+from frontdesk.actions.base import Tx, get_workspace
+from frontdesk.actions.timers import load_policies, sla_policy_for
+from frontdesk.db.models import Conversation, Message, Ticket
 from frontdesk.domain import events as ev
 from frontdesk.domain.tickets import AuthorKind, Priority, Visibility
 
@@ -16,7 +14,7 @@ async def send_away_message_if_closed(tx: Tx, ticket: Ticket, conversation: Conv
     """Post the away message in ``conversation`` when the workspace has business hours and an
     away message, the desk is closed now, and this conversation has not been told so since
     the desk last opened. Emits ``message.created`` and ``away_message.sent``."""
-    policies, sla = await sla_policy_for(tx, ticket)
+    policies = await load_policies(tx)
     hours = policies.business_hours
     if hours is None or not policies.away.enabled or hours.is_open(tx.now):
         return None
@@ -25,9 +23,9 @@ async def send_away_message_if_closed(tx: Tx, ticket: Ticket, conversation: Conv
         if reopened is None or reopened > tx.now:
             return None  # still the same closed spell
     next_open = hours.next_opening(tx.now)
-    workspace_name = await _workspace_name(tx)
+    _, sla = await sla_policy_for(tx, ticket)
     text = policies.away.render(next_open=next_open, expected_response=policies.expected_response(
-        sla, Priority(ticket.priority)), workspace=workspace_name, hours=hours)
+        sla, Priority(ticket.priority)), workspace=(await get_workspace(tx)).name, hours=hours)
     message = Message(workspace_id=tx.workspace_id, conversation_id=conversation.id, visibility=Visibility.PUBLIC,
                       author_kind=AuthorKind.BOT, author_id=None, anonymous=False, body=text, created_at=tx.now)
     tx.session.add(message)
@@ -40,7 +38,3 @@ async def send_away_message_if_closed(tx: Tx, ticket: Ticket, conversation: Conv
     await tx.record(ev.AWAY_MESSAGE_SENT, ticket=ticket, conversation_id=conversation.id, message_id=message.id,
                     next_open=next_open)
     return message
-
-
-async def _workspace_name(tx: Tx) -> str:
-    return str(await tx.session.scalar(select(Workspace.name).where(Workspace.id == tx.workspace_id)) or "")
