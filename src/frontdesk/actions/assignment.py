@@ -13,12 +13,11 @@ from __future__ import annotations
 
 from sqlalchemy import Text, and_, exists, func, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from frontdesk.actions.base import Tx
 from frontdesk.actions.timers import load_policies
 from frontdesk.db.models import AssignmentCursor, Member, TeamMember, Ticket, TicketType
+from frontdesk.db.session import Database
 from frontdesk.domain import events as ev
 from frontdesk.domain.assignment import AssignmentMode, least_loaded, next_in_rotation
 from frontdesk.domain.permissions import STAFF_ROLES
@@ -32,7 +31,7 @@ async def eligible_staff(tx: Tx, ticket_type: TicketType) -> list[int]:
     routes = []
     role_ids = [str(r) for r in ticket_type.staff_role_ids or ()]
     if role_ids:
-        if _dialect(tx) == "postgresql":
+        if not _db(tx).is_sqlite:
             routes.append(Member.discord_role_ids.op("?|")(literal(role_ids, ARRAY(Text))))
         else:
             held = func.json_each(Member.discord_role_ids).table_valued("value")
@@ -45,15 +44,15 @@ async def eligible_staff(tx: Tx, ticket_type: TicketType) -> list[int]:
     return list((await tx.session.execute(base.where(or_(*routes)).order_by(Member.id))).scalars())
 
 
-def _dialect(tx: Tx) -> str:
-    return tx.db.dialect if tx.db is not None else tx.session.get_bind().dialect.name
+def _db(tx: Tx) -> Database:
+    assert tx.db is not None, "actions run in a desk's transaction"
+    return tx.db
 
 
 async def _lock_cursor(tx: Tx, scope: str) -> AssignmentCursor:
     """The scope's cursor row, created on first use and locked for this transaction."""
-    insert = pg_insert if _dialect(tx) == "postgresql" else sqlite_insert
     await tx.session.execute(
-        insert(AssignmentCursor).values(workspace_id=tx.workspace_id, scope=scope, last_member_id=None,
+        _db(tx).insert(AssignmentCursor).values(workspace_id=tx.workspace_id, scope=scope, last_member_id=None,
                                         updated_at=tx.now).on_conflict_do_nothing())
     return (await tx.session.execute(
         select(AssignmentCursor).where(AssignmentCursor.workspace_id == tx.workspace_id,

@@ -12,8 +12,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import delete, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from frontdesk.actions.base import Tx, _load_type, ticket_for, touch
 from frontdesk.db.models import SlaDeadline, Ticket, Workspace
@@ -89,8 +87,8 @@ async def write_deadlines(tx: Tx, ticket: Ticket, before: dict[str, datetime]) -
     changed = [{"ticket_id": ticket.id, "target": target, "workspace_id": ticket.workspace_id, "due_at": due}
                for target, due in after.items() if before.get(target) != due]
     if changed:
-        insert = pg_insert if tx.db is not None and not tx.db.is_sqlite else sqlite_insert
-        stmt = insert(SlaDeadline).values(changed)
+        assert tx.db is not None, "actions run in a desk's transaction"
+        stmt = tx.db.insert(SlaDeadline).values(changed)
         await tx.session.execute(stmt.on_conflict_do_update(
             index_elements=[SlaDeadline.ticket_id, SlaDeadline.target], set_={"due_at": stmt.excluded.due_at}))
 

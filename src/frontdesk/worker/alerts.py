@@ -22,7 +22,7 @@ from frontdesk.db.models import AlertState, Event, Ticket
 from frontdesk.domain import events as ev
 from frontdesk.domain.policies import Alerts
 from frontdesk.domain.tickets import Csat, Status
-from frontdesk.worker.sweeps import _event, workspace_policies
+from frontdesk.worker.sweeps import system_event, workspace_policies
 
 QUEUE_STATUSES = (Status.OPEN, Status.IN_PROGRESS, Status.WAITING)
 
@@ -78,8 +78,8 @@ async def escalation_spike(session: AsyncSession, workspace_id: int, alerts: Ale
             Event.occurred_at <= now, Event.workspace_id == workspace_id)) or 0)
     threshold = alerts.escalation_spike or 0
     return Reading("escalation_spike", count > threshold, count,
-                   {"count": count, "threshold": threshold, "window_minutes": alerts.escalation_window.seconds // 60
-                    + alerts.escalation_window.days * 1440})
+                   {"count": count, "threshold": threshold,
+                    "window_minutes": int(alerts.escalation_window.total_seconds() // 60)})
 
 
 async def manager_alerts(desk: Desk, *, limit: int = 500) -> int:
@@ -113,8 +113,8 @@ async def _record_crossing(desk: Desk, workspace_id: int, reading: Reading, now:
             if not reading.active:
                 return 0
             await session.execute(
-                _insert_ignore(desk)(AlertState).values(workspace_id=workspace_id, kind=reading.kind, active=False,
-                                                        value=None, changed_at=now).on_conflict_do_nothing())
+                desk.db.insert(AlertState).values(workspace_id=workspace_id, kind=reading.kind, active=False,
+                                                  value=None, changed_at=now).on_conflict_do_nothing())
             was_active = False
         else:
             was_active = state.active
@@ -127,17 +127,8 @@ async def _record_crossing(desk: Desk, workspace_id: int, reading: Reading, now:
             .returning(AlertState.kind))).first()
         if claimed is None:
             return 0
-        await session.execute(insert(Event), [_event(
+        await session.execute(insert(Event), [system_event(
             workspace_id, ev.ALERT_RAISED if reading.active else ev.ALERT_CLEARED, None, now,
             {"kind": reading.kind, "value": reading.value, **reading.detail})])
         return 1
 
-
-def _insert_ignore(desk: Desk) -> Any:
-    if desk.db.is_sqlite:
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        return sqlite_insert
-    from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-    return pg_insert

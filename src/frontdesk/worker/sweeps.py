@@ -121,7 +121,7 @@ async def _record_breaches(session: AsyncSession, target: str, now: datetime, li
         return []
     await session.execute(delete(deadlines_table).where(
         deadlines_table.c.target == target, deadlines_table.c.ticket_id.in_([r.id for r in rows])))
-    await session.execute(insert(Event), [_event(row.workspace_id, ev.SLA_BREACH, row.id, now, {
+    await session.execute(insert(Event), [system_event(row.workspace_id, ev.SLA_BREACH, row.id, now, {
         "ticket_number": row.number, "target": target, "priority": row.priority,
         "due_at": row[4].isoformat(timespec="microseconds"), "assignee_id": row.assignee_id}) for row in rows])
     return [Breach(row.workspace_id, row.number, target) for row in rows]
@@ -169,12 +169,12 @@ async def _alert_managers(session: AsyncSession, breaches: list[Breach], now: da
             alerted.setdefault(breach.workspace_id, []).append(
                 {"ticket_number": breach.ticket_number, "target": breach.target})
     if alerted:
-        await session.execute(insert(Event), [_event(workspace_id, ev.ALERT_RAISED, None, now, {
+        await session.execute(insert(Event), [system_event(workspace_id, ev.ALERT_RAISED, None, now, {
             "kind": "sla_breach", "count": len(missed), "tickets": missed[:ALERT_TICKETS_LISTED]})
             for workspace_id, missed in alerted.items()])
 
 
-def _event(workspace_id: int, type: str, ticket_id: int | None, now: datetime,
+def system_event(workspace_id: int, type: str, ticket_id: int | None, now: datetime,
            payload: dict[str, Any]) -> dict[str, Any]:
     return {"workspace_id": workspace_id, "type": type, "ticket_id": ticket_id, "conversation_id": None,
             "actor_id": None, "actor_kind": "system", "occurred_at": now, "payload": payload}
@@ -269,7 +269,7 @@ async def _close_if_inactive(tx: Tx, ticket: Ticket, policies: Policies) -> bool
     timeout = policies.inactivity.timeout(bool(ticket.escalated))
     await close_ticket(tx, ticket.number, reason=CloseReason.USER_UNRESPONSIVE,
                        note=f"Closed automatically after {_days(timeout)} without activity",
-                       cause="inactivity", notify_member_ids=[m for m in (ticket.assignee_id,) if m])
+                       cause="inactivity", notify_member_ids=_to_notify(ticket))
     return True
 
 
@@ -286,11 +286,16 @@ async def _warn_if_inactive(tx: Tx, ticket: Ticket, policies: Policies) -> bool:
                                days=_days(rule.timeout(bool(ticket.escalated))))
     message = await post_message(tx, ticket.number, text)
     await tx.record(ev.TICKET_INACTIVITY_WARNING, ticket=ticket, close_at=close_at, message_id=message.id,
-                    notify_member_ids=[m for m in (ticket.assignee_id,) if m])
+                    notify_member_ids=_to_notify(ticket))
     return True
 
 
-def _days(duration: Any) -> str:
+def _to_notify(ticket: Ticket) -> list[int]:
+    """Who hears that the desk is about to close, or closed, a quiet ticket: its assignee."""
+    return [ticket.assignee_id] if ticket.assignee_id is not None else []
+
+
+def _days(duration: timedelta) -> str:
     days = duration.total_seconds() / 86400
     return f"{days:g} day{'s' if days != 1 else ''}" if days >= 1 else f"{duration.total_seconds() / 3600:g} hours"
 
@@ -317,6 +322,7 @@ async def stale_nudges(desk: Desk, *, limit: int = 500) -> int:
         async with desk.db.reading() as session:
             rows = (await session.execute(
                 select(Ticket.workspace_id, Ticket.id).where(
+                    # `status <> 'closed'` is the predicate of the partial index on activity_at.
                     Ticket.workspace_id == workspace_id, Ticket.status != Status.CLOSED,
                     Ticket.status.in_(ACTIVE), Ticket.activity_at <= now - policies.stale_nudge.after,
                     or_(Ticket.nudged_at.is_(None), Ticket.nudged_at < Ticket.activity_at))
