@@ -26,7 +26,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from frontdesk.actions import members as m
-from frontdesk.actions.base import Desk, get_workspace
+from frontdesk.actions.base import Desk, Tx, get_workspace
 from frontdesk.actions.transcripts import purge_expired_transcripts
 from frontdesk.bootstrap import (
     build_desk,
@@ -293,12 +293,15 @@ def workspace_list() -> None:
     console.print(table)
 
 
-def in_workspace(settings: Settings, workspace_id: int, work: Callable[[Any], Awaitable[T]]) -> T:
-    """Run one action as the desk itself inside an existing workspace."""
+def in_workspace(settings: Settings, workspace_id: int, work: Callable[[Any], Awaitable[T]], *,
+                 read_only: bool = False) -> T:
+    """Run one action (or, ``read_only``, one query) as the desk itself inside an existing
+    workspace."""
     require_schema(settings)
 
     async def run(desk: Desk) -> T:
-        async with desk.tx(Actor.system(), workspace_id) as tx:
+        unit = desk.read if read_only else desk.tx
+        async with unit(Actor.system(), workspace_id) as tx:
             try:
                 await get_workspace(tx)
             except NotFound:
@@ -432,19 +435,14 @@ def analytics_report(
     from frontdesk.queries.analytics import Analytics, parse_range, render_csv, workspace_analytics
 
     settings = settings_or_exit()
-    require_schema(settings)
 
-    async def work(desk: Desk) -> Analytics:
-        async with desk.read(Actor.system(), workspace) as tx:
-            try:
-                await get_workspace(tx)
-            except NotFound:
-                raise NotFound(f"workspace {workspace} not found") from None
-            start_at, end_at = parse_range(start, end, now=tx.now)
-            return await workspace_analytics(tx.session, workspace, start=start_at, end=end_at, now=tx.now,
-                                             dialect=desk.db.dialect)
+    async def work(tx: Tx) -> Analytics:
+        start_at, end_at = parse_range(start, end, now=tx.now)
+        assert tx.db is not None
+        return await workspace_analytics(tx.session, workspace, start=start_at, end=end_at, now=tx.now,
+                                         dialect=tx.db.dialect)
 
-    result = with_desk(settings, work)
+    result = in_workspace(settings, workspace, work, read_only=True)
     if as_csv:
         typer.echo(render_csv(result, line_end="\n"), nl=False)
     else:
