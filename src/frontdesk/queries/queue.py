@@ -32,7 +32,8 @@ VIEWS = ("all", "unclaimed", "mine", "escalated", "awaiting_staff", "awaiting_cu
 NOT_CLOSED = Ticket.status != literal_column(f"'{Status.CLOSED.value}'")
 NOT_RESOLVED = Ticket.status != literal_column(f"'{Status.RESOLVED.value}'")
 
-PRIORITY_RANK = {Priority.URGENT.value: 0, Priority.HIGH.value: 1, Priority.NORMAL.value: 2, Priority.LOW.value: 3}
+# Queue order: urgent first (the reverse of ``Priority.rank``).
+PRIORITY_RANK = {p.value: Priority.URGENT.rank - p.rank for p in Priority}
 UNKNOWN_RANK = len(PRIORITY_RANK)
 
 INT32_MAX = 2**31 - 1
@@ -77,12 +78,6 @@ def is_breached(ticket: Ticket) -> bool:
 
 
 # --- which tickets ---------------------------------------------------------------------------------------------------
-
-
-async def queue_scope(tx: Tx) -> ColumnElement[bool]:
-    """The tickets the actor sees as staff (``staffed_tickets_clause``). Tickets someone sees
-    only as their opener or participant are theirs as a customer, not queue work."""
-    return await staffed_tickets_clause(tx)
 
 
 def view_clauses(member_id: int | None) -> dict[str, ColumnElement[bool]]:
@@ -172,7 +167,7 @@ async def staff_queue(tx: Tx, *, view: str = "all", limit: int = 50, cursor: str
     _check_view(view)
     check_limit(limit)
     position = _read_cursor(cursor, view) if cursor else None
-    base = [Ticket.workspace_id == tx.workspace_id, NOT_CLOSED, NOT_RESOLVED, await queue_scope(tx)]
+    base = [Ticket.workspace_id == tx.workspace_id, NOT_CLOSED, NOT_RESOLVED, await staffed_tickets_clause(tx)]
     views = view_clauses(tx.actor.member_id)
 
     counts_row = (await tx.session.execute(
