@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -91,13 +91,25 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+BeforeCommit = Callable[["Tx"], Awaitable[None]]
+
+
 class Desk:
     """Wires a database, a clock and a file store into units of work for actions."""
 
-    def __init__(self, db: Database, *, clock: Clock | None = None, files: FileStore | None = None) -> None:
+    def __init__(self, db: Database, *, clock: Clock | None = None, files: FileStore | None = None,
+                 before_commit: list[BeforeCommit] | None = None) -> None:
         self.db = db
         self.clock = clock or SystemClock()
         self.files = files or FileStore(None)
+        # Awaited in order, inside the transaction, once the action's body has finished and
+        # before the commit: what reacts to the transaction's events in the same unit of work
+        # (automation rules, the webhook outbox). A hook that raises rolls everything back.
+        if before_commit is None:
+            from frontdesk.actions.hooks import default_before_commit
+
+            before_commit = default_before_commit()
+        self.before_commit: list[BeforeCommit] = before_commit
         # Called with the events of each committed transaction (in this process).
         self.after_commit: list[Callable[[list[Event]], None]] = []
 
@@ -111,9 +123,20 @@ class Desk:
         async with self.db.transaction() as session:
             tx = self._tx(session, actor, workspace_id)
             yield tx
+            await self.run_before_commit(tx)
         if tx.events:
             for hook in self.after_commit:
                 hook(tx.events)
+
+    async def run_before_commit(self, tx: Tx) -> None:
+        """The before-commit hooks over ``tx``; also for code that opens its own session
+        (the bulk sweeps) and builds a ``Tx`` around it."""
+        for hook in self.before_commit:
+            await hook(tx)
+
+    def tx_in(self, session: AsyncSession, actor: Actor, workspace_id: int) -> Tx:
+        """A ``Tx`` over a session the caller already holds (and commits)."""
+        return self._tx(session, actor, workspace_id)
 
     @asynccontextmanager
     async def read(self, actor: Actor, workspace_id: int) -> AsyncIterator[Tx]:
