@@ -106,3 +106,18 @@ async def test_no_alerts_unless_configured(world):
     for _ in range(5):
         await open_ops(world)
     assert await manager_alerts(world.desk) == 0
+
+
+async def test_an_alert_crossing_runs_the_before_commit_hooks(world):
+    seen: list[tuple[str, str]] = []
+
+    async def hook(tx):
+        seen.extend((e.type, e.payload["kind"]) for e in tx.events)
+
+    await add_type(world)
+    await configure(world, alerts={"queue_depth": 1})
+    await open_ops(world)
+    await open_ops(world)
+    world.desk.before_commit[:] = [hook]
+    assert await manager_alerts(world.desk) == 1
+    assert seen == [("alert.raised", "queue_depth")]

@@ -312,3 +312,28 @@ async def test_no_manager_alert_on_breach_unless_enabled(world):
     clock(world).advance(minutes=16)
     assert await sla_breaches(world.desk) == 1
     assert await events(world, ev.ALERT_RAISED) == []
+
+
+async def test_the_breach_pass_runs_the_before_commit_hooks_over_its_events(world):
+    from sqlalchemy import select
+
+    from frontdesk.db.models import Event
+    from tests.integration.helpers import fetch
+
+    seen: list[tuple[int, str, int | None, dict]] = []
+
+    async def hook(tx):
+        seen.extend((e.id, e.type, e.ticket_id, e.payload) for e in tx.events)
+
+    await add_type(world)
+    await configure(world, alerts={"sla_breach": True})
+    t = await open_ops(world, priority="urgent")
+    world.desk.before_commit[:] = [hook]
+    clock(world).advance(minutes=16)
+    assert await sla_breaches(world.desk) == 1
+    stored = await fetch(world, select(Event).where(Event.type.in_([ev.SLA_BREACH, ev.ALERT_RAISED])))
+    breach = next(e for e in stored if e.type == ev.SLA_BREACH)
+    assert seen[0] == (breach.id, ev.SLA_BREACH, breach.ticket_id, breach.payload)
+    assert breach.payload["ticket_number"] == t.number and isinstance(seen[0][3], dict)
+    # The alert is an ORM event of the same transaction; it has no id until the flush.
+    assert [s[1] for s in seen] == [ev.SLA_BREACH, ev.ALERT_RAISED]

@@ -21,6 +21,23 @@ from frontdesk.domain.tickets import Status
 from frontdesk.files import FileStore
 
 
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    """An event row written by a bulk statement (the worker's breach pass), with the same
+    attributes as ``Event``: what before-commit hooks read, without building ORM objects for
+    rows the session never loaded."""
+
+    id: int
+    workspace_id: int
+    type: str
+    ticket_id: int | None
+    occurred_at: datetime
+    payload: dict[str, Any]
+    conversation_id: int | None = None
+    actor_id: int | None = None
+    actor_kind: str = "system"
+
+
 @dataclass
 class Tx:
     """What an action sees: one open transaction, who is acting, in which workspace, and when."""
@@ -30,7 +47,9 @@ class Tx:
     workspace_id: int
     now: datetime
     files: FileStore
-    events: list[Event] = field(default_factory=list)
+    # Every event this transaction appended: ``Event`` rows, or ``EventRecord``s for rows a
+    # bulk statement wrote. Before-commit hooks read them; ORM events get their ids on flush.
+    events: list[Any] = field(default_factory=list)
     db: Database | None = None
     # Set once this transaction has written the workspace row (so it holds its lock).
     workspace_written: bool = False

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, func, insert, or_, select, update
+from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.actions.base import Desk
@@ -22,7 +22,7 @@ from frontdesk.db.models import AlertState, Event, Ticket
 from frontdesk.domain import events as ev
 from frontdesk.domain.policies import Alerts
 from frontdesk.domain.tickets import Csat, Status
-from frontdesk.worker.sweeps import system_event, workspace_policies
+from frontdesk.worker.sweeps import SYSTEM, workspace_policies
 
 QUEUE_STATUSES = (Status.OPEN, Status.IN_PROGRESS, Status.WAITING)
 
@@ -127,8 +127,10 @@ async def _record_crossing(desk: Desk, workspace_id: int, reading: Reading, now:
             .returning(AlertState.kind))).first()
         if claimed is None:
             return 0
-        await session.execute(insert(Event), [system_event(
-            workspace_id, ev.ALERT_RAISED if reading.active else ev.ALERT_CLEARED, None, now,
-            {"kind": reading.kind, "value": reading.value, **reading.detail})])
+        tx = desk.tx_in(session, SYSTEM, workspace_id)
+        tx.now = now
+        await tx.record(ev.ALERT_RAISED if reading.active else ev.ALERT_CLEARED, kind=reading.kind,
+                        value=reading.value, **reading.detail)
+        await desk.run_before_commit(tx)
         return 1
 

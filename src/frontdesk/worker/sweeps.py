@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, insert, or_, select, text, update
+from sqlalchemy import JSON, and_, bindparam, delete, insert, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from frontdesk.actions.base import Desk, Tx
+from frontdesk.actions.base import Desk, EventRecord, Tx
 from frontdesk.actions.lifecycle import close_ticket
 from frontdesk.actions.messages import post_message
 from frontdesk.db.models import Event, SlaDeadline, Ticket, Workspace
@@ -71,8 +70,9 @@ ALERT_TICKETS_LISTED = 100
 async def sla_breaches(desk: Desk, *, limit: int = 1000) -> int:
     """Record every missed SLA target once: set its breach time on the ticket, drop its
     deadline and append ``sla.breach``; where a workspace alerts managers on breaches, one
-    ``alert.raised`` per workspace and pass names the tickets. Returns the breaches recorded
-    (at most ``limit`` per target).
+    ``alert.raised`` per workspace and pass names the tickets. The desk's before-commit hooks
+    (automation, the outbox) see each workspace's new events in the same transaction. Returns
+    the breaches recorded (at most ``limit`` per target).
 
     The deadlines due are read without locks; each ticket is then claimed by an update that
     skips tickets other transactions hold (on PostgreSQL) and requires the target to be still
@@ -86,25 +86,18 @@ async def sla_breaches(desk: Desk, *, limit: int = 1000) -> int:
             # alike), and the next pass records the same breaches again; so the commit need
             # not wait for the disk.
             await session.execute(text("SET LOCAL synchronous_commit = off"))
-        recorded: list[Breach] = []
+        recorded: list[EventRecord] = []
         for target in BREACH_COLUMNS:
             if desk.db.is_sqlite:
                 recorded += await _record_breaches(session, target, now, limit)
             else:
                 recorded += await _record_breaches_in_sql(session, target, now, limit)
         if recorded:
-            await _alert_managers(session, recorded, now)
+            await _after_breaches(desk, session, recorded, now)
     return len(recorded)
 
 
-@dataclass(frozen=True)
-class Breach:
-    workspace_id: int
-    ticket_number: int
-    target: str
-
-
-async def _record_breaches(session: AsyncSession, target: str, now: datetime, limit: int) -> list[Breach]:
+async def _record_breaches(session: AsyncSession, target: str, now: datetime, limit: int) -> list[EventRecord]:
     """Claim and record one target's due breaches, statement by statement."""
     due_column, breached_column = BREACH_COLUMNS[target]
     due = select(deadlines_table.c.ticket_id).where(
@@ -121,10 +114,12 @@ async def _record_breaches(session: AsyncSession, target: str, now: datetime, li
         return []
     await session.execute(delete(deadlines_table).where(
         deadlines_table.c.target == target, deadlines_table.c.ticket_id.in_([r.id for r in rows])))
-    await session.execute(insert(Event), [system_event(row.workspace_id, ev.SLA_BREACH, row.id, now, {
+    values = [system_event(row.workspace_id, ev.SLA_BREACH, row.id, now, {
         "ticket_number": row.number, "target": target, "priority": row.priority,
-        "due_at": row[4].isoformat(timespec="microseconds"), "assignee_id": row.assignee_id}) for row in rows])
-    return [Breach(row.workspace_id, row.number, target) for row in rows]
+        "due_at": row[4].isoformat(timespec="microseconds"), "assignee_id": row.assignee_id}) for row in rows]
+    ids = (await session.execute(insert(Event).returning(Event.id, sort_by_parameter_order=True), values)).scalars()
+    return [EventRecord(id=event_id, workspace_id=v["workspace_id"], type=v["type"], ticket_id=v["ticket_id"],
+                        occurred_at=now, payload=v["payload"]) for event_id, v in zip(ids, values, strict=True)]
 
 
 # On PostgreSQL one statement claims the tickets (skipping those other transactions hold),
@@ -147,31 +142,39 @@ SELECT workspace_id, 'sla.breach', id, 'system', :now, jsonb_build_object(
     'due_at', to_char(due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') || '+00:00',
     'assignee_id', assignee_id)
 FROM claimed
-RETURNING workspace_id, CAST(payload ->> 'ticket_number' AS integer) AS number
+RETURNING id, workspace_id, ticket_id, payload
 """
 
 
-async def _record_breaches_in_sql(session: AsyncSession, target: str, now: datetime, limit: int) -> list[Breach]:
+async def _record_breaches_in_sql(session: AsyncSession, target: str, now: datetime,
+                                  limit: int) -> list[EventRecord]:
     due_column, breached_column = BREACH_COLUMNS[target]
     statement = text(_RECORD_IN_SQL.format(due=due_column.name, breached=breached_column.name)).bindparams(
-        bindparam("now", type_=UtcDateTime()))
+        bindparam("now", type_=UtcDateTime())).columns(payload=JSON)
     rows = (await session.execute(statement, {"target": target, "now": now, "limit": limit})).all()
-    return [Breach(workspace_id, number, target) for workspace_id, number in rows]
+    return [EventRecord(id=event_id, workspace_id=workspace_id, type=ev.SLA_BREACH, ticket_id=ticket_id,
+                        occurred_at=now, payload=payload) for event_id, workspace_id, ticket_id, payload in rows]
 
 
-async def _alert_managers(session: AsyncSession, breaches: list[Breach], now: datetime) -> None:
-    """One ``alert.raised`` per workspace that alerts on breaches, naming the tickets."""
-    policies = await workspace_policies(session, {b.workspace_id for b in breaches})
-    alerted: dict[int, list[dict[str, Any]]] = {}
+async def _after_breaches(desk: Desk, session: AsyncSession, breaches: list[EventRecord], now: datetime) -> None:
+    """Per workspace: one ``alert.raised`` naming the tickets where managers are alerted on
+    breaches, then the before-commit hooks over that workspace's new events."""
+    by_workspace: dict[int, list[EventRecord]] = {}
     for breach in breaches:
-        workspace = policies.get(breach.workspace_id)
+        by_workspace.setdefault(breach.workspace_id, []).append(breach)
+    policies = await workspace_policies(session, set(by_workspace))
+    for workspace_id, recorded in by_workspace.items():
+        tx = desk.tx_in(session, SYSTEM, workspace_id)
+        tx.now = now
+        tx.events.extend(recorded)
+        workspace = policies.get(workspace_id)
         if workspace is not None and workspace.alerts.sla_breach:
-            alerted.setdefault(breach.workspace_id, []).append(
-                {"ticket_number": breach.ticket_number, "target": breach.target})
-    if alerted:
-        await session.execute(insert(Event), [system_event(workspace_id, ev.ALERT_RAISED, None, now, {
-            "kind": "sla_breach", "count": len(missed), "tickets": missed[:ALERT_TICKETS_LISTED]})
-            for workspace_id, missed in alerted.items()])
+            missed = [{"ticket_number": b.payload["ticket_number"], "target": b.payload["target"]}
+                      for b in recorded]
+            await tx.record(ev.ALERT_RAISED, kind="sla_breach", count=len(missed),
+                            tickets=missed[:ALERT_TICKETS_LISTED])
+        if desk.before_commit:
+            await desk.run_before_commit(tx)
 
 
 def system_event(workspace_id: int, type: str, ticket_id: int | None, now: datetime,
