@@ -36,7 +36,7 @@ async def test_sla_deadlines_are_vacuumed_as_a_queue_on_postgresql(pg_database):
     try:
         async with engine.connect() as connection:
             options = (await connection.exec_driver_sql(
-                "SELECT reloptions FROM pg_class WHERE relname = 'sla_deadlines'")).scalar_one()
+                "SELECT reloptions FROM pg_class WHERE oid = 'sla_deadlines'::regclass")).scalar_one()
     finally:
         await engine.dispose()
     assert sorted(options) == sorted(f"{k}={v}" for k, v in SLA_DEADLINES_STORAGE)
