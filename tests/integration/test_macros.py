@@ -224,8 +224,13 @@ async def test_a_macro_not_sent_as_staff_is_posted_by_the_bot(world):
     t = await world.open("alice", description="refund please")
     _, message = await world.run("staff", mc.send_macro, t.number, "refund")
     [row] = await fetch(world, select(Message).where(Message.id == message.id))
-    assert row.author_kind == "bot"
+    assert (row.author_kind, row.author_id) == ("bot", None)
     assert row.body.endswith("Sam Staff")
+    created = await last_event(world, ev.MESSAGE_CREATED, number=t.number)
+    assert (created.actor_kind, created.payload["author_kind"]) == ("system", "bot")
+    used = await last_event(world, ev.MACRO_USED, number=t.number)
+    assert (used.actor_id, used.payload["message_id"]) == (world.member_ids["staff"], message.id)
+    assert [e.type for e in (await events(world, number=t.number))[-2:]] == [ev.MESSAGE_CREATED, ev.MACRO_USED]
     # The bot's voice is not a staff reply: the first-response clock keeps running.
     assert (await ticket(world, t.number)).first_response_at is None
 

@@ -7,6 +7,7 @@ role) or a team granting ``macros.manage``, as the seeds put macros among the se
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import select
@@ -24,6 +25,11 @@ from frontdesk.domain.tickets import AuthorKind
 
 MACROS_MANAGE = "macros.manage"
 EDITABLE = ("shortcut", "content", "category", "send_as_staff")
+
+
+def as_desk(tx: Tx) -> Tx:
+    """``tx`` acting as the desk itself: same session, events, locks and time."""
+    return replace(tx, actor=Actor.system(tx.actor.display_name or "frontdesk"))
 
 
 def can_edit_macros(actor: Actor) -> bool:
@@ -170,16 +176,21 @@ async def preview_macro(tx: Tx, macro_id: int, number: int) -> str:
 
 async def send_macro(tx: Tx, number: int, shortcut: str) -> tuple[Macro, Message]:
     """Post the macro as a public message in ticket ``number``, through ``post_message``: in
-    the staff member's name when the macro is sent as staff, else as the bot (the desk itself
-    always posts as the bot). Staff on the ticket. Counts a use. Emits ``macro.used`` besides
-    the message's own events (``message.created``, ...)."""
+    the staff member's name when the macro is sent as staff, else by the desk as the bot (the
+    desk itself always posts as the bot). Staff on the ticket. Counts a use. Emits
+    ``macro.used`` (naming the sender) besides the message's own events (``message.created``,
+    ...)."""
     require_staff(tx.actor, "use macros")
     # The ticket is locked before the macro, as post_message would lock it anyway.
     ticket = await _staffed_ticket(tx, number, for_update=True)
     macro = await get_macro_by_shortcut(tx, shortcut, for_update=True)
     text = await render_macro(tx, macro, ticket)
-    as_bot = not macro.send_as_staff and not tx.actor.is_system
-    message = await post_message(tx, number, text, author_kind=AuthorKind.BOT.value if as_bot else None)
+    if macro.send_as_staff or tx.actor.is_system:
+        message = await post_message(tx, number, text)
+    else:
+        # Posted by the desk itself, as the bot (only the desk chooses that author kind), in
+        # this same transaction; the sender is named by ``macro.used``.
+        message = await post_message(as_desk(tx), number, text, author_kind=AuthorKind.BOT.value)
     macro.usage_count = (macro.usage_count or 0) + 1
     macro.last_used_at = tx.now
     await tx.record(ev.MACRO_USED, ticket=ticket, conversation_id=message.conversation_id, macro_id=macro.id,

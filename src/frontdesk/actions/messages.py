@@ -116,8 +116,7 @@ async def post_message(
 
     Who: staff on the ticket, the opener, participants and contacts. The author kind follows
     who writes (staff or customer); the desk itself posts as ``bot`` unless it names another
-    kind (a relayed staff reply is ``staff``), and staff may name ``bot`` (a macro sent in the
-    bot's name: not a staff reply, so not a first response). The
+    kind (a relayed staff reply is ``staff``). The
     first public staff message sets the first response time. A customer writing on a Waiting
     or Resolved ticket puts it back to Open. Emits ``message.created``.
     """
@@ -129,8 +128,7 @@ async def post_message(
         raise TicketClosed(f"ticket {number} is closed; reopen it to write in it")
     staff = tx.actor.is_system or is_ticket_staff(tx.actor, access)
     if author_kind is not None:
-        # Staff may post as the bot (a macro not sent as staff); other kinds are the desk's.
-        if not tx.actor.is_system and not (staff and author_kind == AuthorKind.BOT.value):
+        if not tx.actor.is_system:
             raise ValidationFailed("only the desk itself chooses an author kind", field="author_kind")
         try:
             kind = AuthorKind(author_kind)
