@@ -249,10 +249,23 @@ async def test_mining_never_creates_a_macro(world):
     assert await count(world, Macro) == 0
 
 
-async def test_reading_a_time_step_is_what_the_worker_does(world):
-    # the sweep signature the runner drains: fewer than the limit ends the drain
+async def test_the_sweep_counts_the_workspaces_it_claimed(world):
+    # What the runner drains on: fewer than the limit ends the drain.
     await ticket_with_replies(world, 1)
     assert await mine_macro_suggestions(world.desk, limit=5) == 1
     assert await mine_macro_suggestions(world.desk, limit=5) == 0
     clock(world).advance(timedelta(days=1))
     assert await mine_macro_suggestions(world.desk, limit=5) == 1
+
+
+async def test_a_workspace_whose_setting_does_not_parse_waits_a_day_unmined(world):
+    from frontdesk.db.models import Workspace
+
+    await ticket_with_replies(world, 2)
+    await ticket_with_replies(world, 1)
+    async with world.desk.db.transaction() as session:
+        workspace = await session.get(Workspace, world.workspace_id)
+        workspace.settings = {**(workspace.settings or {}), "macro_suggestions": {"lookback": "never"}}
+    assert await mine_now(world) == 1
+    assert await mine_now(world) == 0
+    assert await suggestions(world) == []

@@ -53,17 +53,19 @@ async def mine_macro_suggestions(desk: Desk, *, limit: int = 100) -> int:
     claimed = 0
     for workspace_id, settings in candidates:
         try:
-            policy = MiningPolicy.parse(settings)
+            policy: MiningPolicy | None = MiningPolicy.parse(settings)
         except ValidationFailed as exc:
+            # Still claimed, so the workspace waits a day like the others instead of being
+            # picked first on every pass.
             log.error("macro_suggestions setting does not parse; mining skipped",
                       extra={"workspace_id": workspace_id, "field": exc.field, "error": exc.message})
-            continue
+            policy = None
         try:
             async with desk.tx(SYSTEM, workspace_id) as tx:
                 if not await _claim(tx, desk, due):
                     continue
                 claimed += 1
-                if policy.enabled:
+                if policy is not None and policy.enabled:
                     await record_suggestions(tx, await find_suggestions(tx, policy))
         except Exception:
             log.exception("mining suggested macros failed", extra={"workspace_id": workspace_id})
