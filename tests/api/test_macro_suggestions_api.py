@@ -77,3 +77,12 @@ async def test_only_management_decides(api, world):
         problem(await api(who).post(f"{SUGGESTIONS}/{item['id']}/dismiss"), 403)
     problem(await api("manager").post(f"{SUGGESTIONS}/999999/dismiss"), 404)
     problem(await api("manager").post(f"{SUGGESTIONS}/999999/accept", json={"shortcut": "x"}), 404)
+
+
+async def test_the_mining_setting_is_checked_when_saved(api, world):
+    for value, field in (({"lookback": "soon"}, "lookback"), ({"enabled": 1}, "enabled"), ({"often": True}, "often")):
+        problem(await api("owner").patch("/api/v1/workspace", json={"settings": {"macro_suggestions": value}}),
+                422, f"settings.macro_suggestions.{field}")
+    saved = ok(await api("owner").patch("/api/v1/workspace",
+                                        json={"settings": {"macro_suggestions": {"lookback": "14d"}}}))
+    assert saved["settings"]["macro_suggestions"] == {"lookback": "14d"}
