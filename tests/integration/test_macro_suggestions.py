@@ -269,3 +269,10 @@ async def test_a_workspace_whose_setting_does_not_parse_waits_a_day_unmined(worl
     assert await mine_now(world) == 1
     assert await mine_now(world) == 0
     assert await suggestions(world) == []
+
+
+async def test_only_the_desk_records_suggestions(world):
+    from frontdesk.actions.macro_suggestions import record_suggestions
+
+    with pytest.raises(NotPermitted):
+        await world.run("owner", record_suggestions, [])

@@ -10,7 +10,7 @@ from frontdesk.actions.base import Tx
 from frontdesk.actions.macros import create_macro, require_macro_editor
 from frontdesk.db.models import Macro, MacroSuggestion
 from frontdesk.domain import events as ev
-from frontdesk.domain.errors import Conflict, NotFound
+from frontdesk.domain.errors import Conflict, NotFound, NotPermitted
 from frontdesk.domain.macro_mining import Suggestion
 
 PENDING, ACCEPTED, DISMISSED = "pending", "accepted", "dismissed"
@@ -20,6 +20,8 @@ STATUSES = (PENDING, ACCEPTED, DISMISSED)
 async def record_suggestions(tx: Tx, found: list[Suggestion]) -> list[MacroSuggestion]:
     """Store what mining found as pending suggestions. The desk itself (the worker).
     Emits ``macro_suggestion.created`` for each."""
+    if not tx.actor.is_system:
+        raise NotPermitted("suggested macros are found by the desk itself")
     rows = []
     for suggestion in found:
         row = MacroSuggestion(

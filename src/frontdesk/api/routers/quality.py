@@ -79,6 +79,5 @@ async def resolve(flag_id: p.FlagId, caller: CallerDep, body: ResolveIn | None =
     """Staff on the flag's ticket; 409 when the flag is already resolved."""
     async with caller.tx() as tx:
         flag = await resolve_flag(tx, flag_id, note=body.note if body else None)
-        ticket = await tx.session.get(Ticket, flag.ticket_id)
-        assert ticket is not None
+        ticket = await tx.session.get_one(Ticket, flag.ticket_id)
         return present_flag(flag, ticket)
