@@ -19,6 +19,8 @@ async def test_a_ticket_has_one_event_per_action_with_actor_and_before_after(api
         ("ticket.claimed", world.member_ids["staff"]),
         ("ticket.priority_changed", world.member_ids["staff2"]),
         ("ticket.escalated", world.member_ids["alice"]),
+        # An escalation raises a quality flag in the same action.
+        ("quality_flag.created", world.member_ids["alice"]),
     ]
     assert all(e["ticket_number"] == n and e["actor_kind"] == "member" for e in events)
     assert [e["occurred_at"] for e in events] == sorted(e["occurred_at"] for e in events)

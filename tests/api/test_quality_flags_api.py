@@ -46,3 +46,35 @@ async def test_bad_flag_requests_are_refused(api, world):
     [flag] = ok(await api("staff").get(FLAGS))["items"]
     problem(await api("staff").post(f"{FLAGS}/{flag['id']}/resolve", json={"note": "x" * 501}), 422, "note")
     assert ok(await api("staff").get(FLAGS))["items"][0]["resolved_at"] is None
+
+
+async def test_an_escalation_shows_in_the_list_linked_to_its_ticket(api, world):
+    n = (await open_ticket(api, world, "alice", description="help", title="Cannot log in"))["number"]
+    ok(await api("alice").post(f"{TICKETS}/{n}/escalate", json={"reason": "user_requested"}))
+    [flag] = ok(await api("staff").get(FLAGS))["items"]
+    assert (flag["kind"], flag["status"], flag["detail"]) == ("escalated", "open", {"reason": "user_requested"})
+    assert flag["ticket"] == {"number": n, "path": f"{TICKETS}/{n}", "title": "Cannot log in", "status": "open"}
+    assert ok(await api("staff").get(flag["ticket"]["path"]))["number"] == n
+
+
+async def test_flags_are_filtered_and_paged(api, world):
+    n = await rated_badly(api, world)
+    m = (await open_ticket(api, world, "alice", description="help"))["number"]
+    ok(await api("staff").post(f"{TICKETS}/{m}/escalate"))
+    assert [f["kind"] for f in ok(await api("staff").get(FLAGS, params={"kind": "escalated"}))["items"]] == \
+        ["escalated"]
+    assert [f["ticket_number"] for f in ok(await api("staff").get(FLAGS, params={"ticket": n}))["items"]] == [n]
+    assert len(ok(await api("staff").get(FLAGS, params={"created_since": "2000-01-01"}))["items"]) == 2
+    assert ok(await api("staff").get(FLAGS, params={"created_until": "2000-01-01"}))["items"] == []
+    page = ok(await api("staff").get(FLAGS, params={"limit": 1}))
+    rest = ok(await api("staff").get(FLAGS, params={"limit": 1, "cursor": page["next_cursor"]}))
+    assert [f["ticket_number"] for f in page["items"] + rest["items"]] == [m, n]
+    assert rest["next_cursor"] is None
+    for params, field in (({"kind": "odd"}, "kind"), ({"status": "maybe"}, "status"), ({"ticket": 0}, "ticket"),
+                          ({"created_since": "yesterday"}, "created_since"),
+                          ({"created_until": "2026-13-01"}, "created_until"),
+                          ({"created_since": "2026-02-01", "created_until": "2026-01-01"}, "created_until"),
+                          ({"cursor": "nope"}, "cursor"), ({"limit": 500}, "limit")):
+        problem(await api("staff").get(FLAGS, params=params), 422, field)
+    resolved = ok(await api("staff").get(FLAGS, params={"status": "resolved"}))["items"]
+    assert resolved == []

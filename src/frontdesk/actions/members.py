@@ -26,6 +26,7 @@ from frontdesk.db.models import (
 )
 from frontdesk.domain.errors import Conflict, NotFound, ValidationFailed
 from frontdesk.domain.fields import check_definition, parse_intake_questions
+from frontdesk.domain.macro_mining import MiningPolicy
 from frontdesk.domain.permissions import (
     ADMINISTRATOR,
     MANAGE_CHANNELS,
@@ -190,6 +191,7 @@ async def update_workspace(tx: Tx, *, name: str | None = None, timezone: str | N
                                                     "settings.management_role_ids")
         # Policies (hours, SLA, assignment, inactivity, follow-ups, alerts): checked in full.
         Policies.parse(merged, timezone=workspace.timezone)
+        MiningPolicy.parse(merged)  # suggested macros (issue 4)
         old_settings = workspace.settings or {}
         old_retention = old_settings.get("transcript_retention_days")
         workspace.settings = merged

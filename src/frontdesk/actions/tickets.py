@@ -22,6 +22,7 @@ from frontdesk.actions.base import (
     touch,
     type_access,
 )
+from frontdesk.actions.quality import QualityFlagKind, flag_ticket
 from frontdesk.actions.timers import sync_sla, write_deadlines
 from frontdesk.db.models import (
     Conversation,
@@ -623,13 +624,18 @@ ESCALATION_REASONS = ("user_requested", "staff", "low_confidence", "rule")
 
 async def escalate_ticket(tx: Tx, number: int, *, reason: str = "staff", note: str | None = None) -> Ticket:
     """Mark that the ticket needs a human. Staff, or the opener ("Request human").
-    Emits ``ticket.escalated`` with the reason; an escalated ticket stays quiet."""
+    Emits ``ticket.escalated`` with the reason and raises an ``escalated`` quality flag
+    (``quality_flag.created``) unless one is open; an escalated ticket stays quiet."""
     if reason not in ESCALATION_REASONS:
         raise ValidationFailed(f"reason must be one of {', '.join(ESCALATION_REASONS)}", field="reason")
     ticket = await ticket_for(tx, number, Capability.ESCALATE)
     _refuse_closed(ticket)
-    return await _set_flag(tx, ticket, Capability.ESCALATE, "escalated", True, ev.TICKET_ESCALATED,
-                           ev.TICKET_ESCALATED, reason=reason, note=note)
+    if ticket.escalated:
+        return ticket
+    await _set_flag(tx, ticket, Capability.ESCALATE, "escalated", True, ev.TICKET_ESCALATED,
+                    ev.TICKET_ESCALATED, reason=reason, note=note)
+    await flag_ticket(tx, ticket, QualityFlagKind.ESCALATED, reason=reason, note=note)
+    return ticket
 
 
 async def lockdown_ticket(tx: Tx, number: int) -> Ticket:

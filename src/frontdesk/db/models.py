@@ -477,3 +477,67 @@ class AlertState(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=False)
     value: Mapped[float | None] = mapped_column(Float)
     changed_at: Mapped[datetime]
+
+
+# --- macros and suggested macros (issue 4) ---
+
+
+class Macro(Base):
+    """A canned reply staff send by its shortcut (``/macro refund-policy``)."""
+
+    __tablename__ = "macros"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "shortcut"),
+        Index("ix_macros_ws_category", "workspace_id", "category"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(BigId, ForeignKey("workspaces.id", ondelete="CASCADE"))
+    # Lower case letters, digits, - and _; normalised on save.
+    shortcut: Mapped[str] = mapped_column(String(64))
+    content: Mapped[str] = mapped_column(Text)
+    category: Mapped[str | None] = mapped_column(String(50))
+    # True: posted as a staff reply under the sender's name; False: posted by the bot.
+    send_as_staff: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_by_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("members.id", ondelete="SET NULL"))
+    usage_count: Mapped[int] = mapped_column(Integer, default=0)
+    last_used_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class MacroSuggestion(Base):
+    """A staff reply repeated often enough to be proposed as a macro. Its normalised text's
+    hash is kept whatever staff decide, so a dismissed text is never proposed again."""
+
+    __tablename__ = "macro_suggestions"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "text_hash"),
+        Index("ix_macro_suggestions_ws_status_id", "workspace_id", "status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(BigId, ForeignKey("workspaces.id", ondelete="CASCADE"))
+    text_hash: Mapped[str] = mapped_column(String(64))
+    content: Mapped[str] = mapped_column(Text)
+    suggested_shortcut: Mapped[str] = mapped_column(String(64))
+    message_count: Mapped[int] = mapped_column(Integer)
+    ticket_count: Mapped[int] = mapped_column(Integer)
+    example_ticket_numbers: Mapped[list[Any]] = mapped_column(default=list)
+    # pending, accepted or dismissed
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    macro_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("macros.id", ondelete="SET NULL"))
+    decided_by_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("members.id", ondelete="SET NULL"))
+    decided_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+
+class MacroMiningState(Base):
+    """When a workspace's staff replies were last mined: the row a worker claims, with a
+    conditional update, before mining, so any number of workers mine once a day."""
+
+    __tablename__ = "macro_mining_states"
+
+    workspace_id: Mapped[int] = mapped_column(BigId, ForeignKey("workspaces.id", ondelete="CASCADE"),
+                                              primary_key=True)
+    last_mined_at: Mapped[datetime | None]

@@ -60,4 +60,13 @@ QUALITY_FLAG_RESOLVED = "quality_flag.resolved"
 ALERT_RAISED = "alert.raised"
 ALERT_CLEARED = "alert.cleared"
 
+# Macros and suggested macros (issue 4).
+MACRO_CREATED = "macro.created"
+MACRO_UPDATED = "macro.updated"
+MACRO_DELETED = "macro.deleted"
+MACRO_USED = "macro.used"
+MACRO_SUGGESTION_CREATED = "macro_suggestion.created"
+MACRO_SUGGESTION_ACCEPTED = "macro_suggestion.accepted"
+MACRO_SUGGESTION_DISMISSED = "macro_suggestion.dismissed"
+
 ALL = frozenset(v for k, v in dict(globals()).items() if k.isupper() and isinstance(v, str) and "." in v)

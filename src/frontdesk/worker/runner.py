@@ -30,7 +30,7 @@ class Job:
 
 
 def default_jobs() -> list[Job]:
-    from frontdesk.worker import alerts, close_requests, sweeps
+    from frontdesk.worker import alerts, close_requests, macro_suggestions, sweeps
 
     return [
         Job("sla_breaches", sweeps.sla_breaches, every_seconds=15, limit=1000),
@@ -39,6 +39,8 @@ def default_jobs() -> list[Job]:
         Job("follow_ups", sweeps.follow_ups, every_seconds=60),
         Job("close_requests", close_requests.expire_close_requests, every_seconds=15),
         Job("alerts", alerts.manager_alerts, every_seconds=60),
+        # Each workspace is mined once a day; the hourly pass only finds the ones now due.
+        Job("macro_suggestions", macro_suggestions.mine_macro_suggestions, every_seconds=3600, limit=100),
     ]
 
 
