@@ -466,3 +466,54 @@ class AlertState(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=False)
     value: Mapped[float | None] = mapped_column(Float)
     changed_at: Mapped[datetime]
+
+
+# --- automation rules (issue 4) ---
+
+
+class AutomationRule(Base):
+    """A rule: trigger, conditions and actions (``definition``, checked by ``domain.rules``).
+    ``version`` grows with every change, so a parsed copy cached by (id, version) stays right
+    in every process."""
+
+    __tablename__ = "automation_rules"
+    __table_args__ = (Index("ix_automation_rules_ws_trigger", "workspace_id", "trigger", "position"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(BigId, ForeignKey("workspaces.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    position: Mapped[int] = mapped_column(Integer)
+    trigger: Mapped[str] = mapped_column(String(32))
+    definition: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    created_by_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("members.id", ondelete="SET NULL"))
+
+
+class RuleRun(Base):
+    """One rule considered for one event: whether it matched, what each action did, an error,
+    or why the chain stopped. Kept when the rule is deleted (``rule_id`` becomes null)."""
+
+    __tablename__ = "rule_runs"
+    __table_args__ = (
+        Index("ix_rule_runs_ticket_id_id", "ticket_id", "id"),
+        Index("ix_rule_runs_rule_id_id", "rule_id", "id"),
+        Index("ix_rule_runs_workspace_id_id", "workspace_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(BigId, ForeignKey("workspaces.id", ondelete="CASCADE"))
+    rule_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("automation_rules.id", ondelete="SET NULL"))
+    rule_name: Mapped[str] = mapped_column(String(100))
+    ticket_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("tickets.id", ondelete="CASCADE"))
+    event_id: Mapped[int | None] = mapped_column(BigId)
+    event_type: Mapped[str] = mapped_column(String(64))
+    trigger: Mapped[str] = mapped_column(String(32))
+    depth: Mapped[int] = mapped_column(Integer, default=0)
+    matched: Mapped[bool] = mapped_column(Boolean)
+    changes: Mapped[list[Any]] = mapped_column(default=list)
+    error: Mapped[str | None] = mapped_column(Text)
+    stopped: Mapped[str | None] = mapped_column(String(200))
+    occurred_at: Mapped[datetime]
