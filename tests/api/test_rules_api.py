@@ -35,8 +35,8 @@ async def test_a_rule_created_over_the_api_runs_when_a_ticket_opens(api, world):
     added = [e for e in events if e["type"] == "ticket.tag_added"]
     assert added and added[0]["payload"]["tag"] == "billing"
     runs = ok(await api("staff").get(f"{RULES}/runs", params={"ticket": t["number"]}))
-    assert [(r["rule_name"], r["matched"], r["event_type"]) for r in runs["items"]] == [
-        ("Tag billing", True, "ticket.opened")]
+    assert [(r["rule_name"], r["event_type"], r["depth"]) for r in runs["items"]] == [
+        ("Tag billing", "ticket.opened", 0)]
     assert runs["items"][0]["changes"][0]["action"] == "add_tag"
 
 

@@ -86,7 +86,7 @@ async def test_a_macro_or_a_webhook_that_is_not_available_is_an_error_in_the_run
     t = await open_ops(world)
     [macro_run] = await runs(world, rule_id=macro_rule)
     [hook_run] = await runs(world, rule_id=hook_rule)
-    assert macro_run.matched and "actions[1] (send_message)" in macro_run.error
+    assert "actions[1] (send_message)" in macro_run.error
     assert macro_run.changes[0]["undone"] is True
     assert "send_webhook" in hook_run.error
     assert await tags(world, t.number) == []  # the failing rule's first action was undone too
@@ -137,7 +137,7 @@ async def test_two_rules_toggling_priority_stop_at_the_depth_limit(world):
                         conditions={"all": [leaf("event.after.priority", "equals", "low")]})
     t = await open_ops(world)
     await world.run("staff", tickets.set_priority, t.number, "high")
-    matched = [r for r in await runs(world, number=t.number) if r.matched]
+    matched = await runs(world, number=t.number)
     assert [(r.rule_id, r.depth) for r in matched] == [(down, 0), (up, 1), (down, 2), (up, 3)]
     assert matched[-1].stopped == f"depth limit {MAX_DEPTH} reached" and matched[-1].changes == []
     assert all(r.stopped is None for r in matched[:-1])
@@ -146,14 +146,15 @@ async def test_two_rules_toggling_priority_stop_at_the_depth_limit(world):
     assert len(await events(world, ev.TICKET_PRIORITY_CHANGED, number=t.number)) == 4
 
 
-async def test_every_rule_whose_trigger_fired_is_recorded_matched_or_not(world):
+async def test_every_rule_that_matched_is_recorded_and_no_other(world):
     await add_type(world)
     yes = await add_rule(world, "ticket_opened", [{"type": "add_tag", "tag": "x"}])
     no = await add_rule(world, "ticket_opened", [{"type": "add_tag", "tag": "y"}],
                         conditions={"any": [leaf("ticket.priority", "equals", "urgent")]})
     other = await add_rule(world, "ticket_closed", [{"type": "add_tag", "tag": "z"}])
     await open_ops(world)
-    assert [(r.rule_id, r.matched) for r in await runs(world) if r.depth == 0] == [(yes, True), (no, False)]
+    assert [r.rule_id for r in await runs(world)] == [yes]
+    assert await runs(world, rule_id=no) == []
     assert await runs(world, rule_id=other) == []
 
 
@@ -184,3 +185,64 @@ async def test_a_dry_run_with_an_event_that_does_not_fire_the_trigger_runs_nothi
     result = await preview_rule(world.desk, world.actors["owner"], world.workspace_id, rule_id, number=t.number,
                                 event_type="ticket.status_changed")
     assert not result["trigger_fired"] and not result["matched"] and result["changes"] == []
+
+
+class _Statements:
+    """Counts the statements a database runs that read automation rules."""
+
+    def __init__(self, world):  # type: ignore[no-untyped-def]
+        from sqlalchemy import event
+
+        self.seen: list[str] = []
+        self.engine = world.desk.db.write_engine.sync_engine
+        self._listen = lambda conn, cursor, statement, *rest: self.seen.append(statement)
+        event.listen(self.engine, "before_cursor_execute", self._listen)
+
+    def close(self) -> None:
+        from sqlalchemy import event
+
+        event.remove(self.engine, "before_cursor_execute", self._listen)
+
+    @property
+    def rule_reads(self) -> int:
+        return sum(1 for s in self.seen if "FROM automation_rules" in s)
+
+
+async def test_without_rules_a_transaction_costs_one_rule_query_at_most(world):
+    await add_type(world)
+    t = await open_ops(world)
+    statements = _Statements(world)
+    try:
+        await world.run("staff", tickets.claim_ticket, t.number)  # no triggering event
+        assert statements.rule_reads == 0
+        await world.run("staff", tickets.set_priority, t.number, "high")
+        assert statements.rule_reads == 1
+    finally:
+        statements.close()
+
+
+async def test_rules_are_read_once_per_transaction_and_parsed_once_per_version(world):
+    await add_type(world)
+    rule_id = await add_rule(world, "priority_changed", [{"type": "add_tag", "tag": "p"}])
+    t = await open_ops(world)
+    statements = _Statements(world)
+    try:
+        async with world.tx("staff") as tx:
+            await tickets.set_priority(tx, t.number, "high")
+            await tickets.set_status(tx, t.number, "in_progress")
+            await tickets.set_priority(tx, t.number, "urgent")
+        first = statements.rule_reads
+        await world.run("staff", tickets.set_priority, t.number, "low")
+        assert statements.rule_reads - first == 1  # the definition is cached: only ids and versions
+        await world.run("owner", update_rule_, rule_id, {"actions": [{"type": "add_tag", "tag": "q"}]})
+        await world.run("staff", tickets.set_priority, t.number, "normal")
+    finally:
+        statements.close()
+    assert first <= 2
+    assert await tags(world, t.number) == ["p", "q"]
+
+
+async def update_rule_(tx, rule_id, changes):  # type: ignore[no-untyped-def]
+    from frontdesk.actions.rules import update_rule
+
+    return await update_rule(tx, rule_id, changes)

@@ -3,7 +3,7 @@ events of the transaction that is about to commit.
 
 - It walks ``tx.events`` from where it last stopped. An event that can fire no trigger costs
   nothing; the first one that can costs one indexed query for the workspace's enabled rules
-  (ids, versions and triggers; definitions are parsed once per process and rule version, and
+  (ids, versions and positions; definitions are parsed once per process and rule version, and
   read from the database only when a process has not seen that version).
 - Rules whose trigger fires run in order of position. Each rule's conditions are decided
   over the ticket as it is now (earlier rules' changes included); a matching rule's actions
@@ -14,7 +14,10 @@ events of the transaction that is about to commit.
 - Events written by rule actions are walked in turn, one level deeper. A rule that matches
   an event at depth ``MAX_DEPTH`` does not run; its run records ``depth limit 3 reached``.
   Every event is walked once, so no rule runs twice for one event.
-- Every rule whose trigger fired is recorded in ``rule_runs``, matched or not.
+- Every run, a rule that matched an event, is recorded in ``rule_runs``: what each action did,
+  the error, or why the chain stopped. Rules whose conditions did not hold leave no row (with
+  a thousand rules that would be a thousand rows per event); the dry run shows why one does not
+  match.
 """
 
 from __future__ import annotations
@@ -49,8 +52,8 @@ log = logging.getLogger("frontdesk.automation")
 
 AUTOMATION = Actor.system("automation")
 MAX_DEPTH = 3
-# Parsed rules per database, by (id, version, updated_at): a change anywhere bumps the
-# version, and a reused id (SQLite may reuse the highest after a delete) has another time.
+# Parsed rules per database, by (id, version): every change bumps the version, and ids are
+# never reused (AUTOINCREMENT on SQLite).
 _PARSED: weakref.WeakKeyDictionary[Any, dict[tuple[Any, ...], RuleDefinition]] = weakref.WeakKeyDictionary()
 _PARSED_MAX = 20_000
 
@@ -99,22 +102,22 @@ async def run_rules(tx: Tx) -> None:
 async def load_rules(tx: Tx) -> list[LoadedRule]:
     """The workspace's enabled rules in order, parsed (from the process's cache by version)."""
     rows = (await tx.session.execute(
-        select(AutomationRule.id, AutomationRule.version, AutomationRule.updated_at, AutomationRule.position)
+        select(AutomationRule.id, AutomationRule.version, AutomationRule.position)
         .where(AutomationRule.workspace_id == tx.workspace_id, AutomationRule.enabled.is_(True))
         .order_by(AutomationRule.position, AutomationRule.id))).all()
     if not rows:
         return []
     parsed = _PARSED.setdefault(tx.db if tx.db is not None else tx.session, {})
-    keys = [(r.id, r.version, r.updated_at) for r in rows]
+    keys = [(r.id, r.version) for r in rows]
     missing = [key for key in keys if key not in parsed]
     if missing:
         if len(parsed) + len(missing) > _PARSED_MAX:
             parsed.clear()
         for row in (await tx.session.execute(
-                select(AutomationRule.id, AutomationRule.version, AutomationRule.updated_at, AutomationRule.name,
-                       AutomationRule.trigger, AutomationRule.definition)
+                select(AutomationRule.id, AutomationRule.version, AutomationRule.name, AutomationRule.trigger,
+                       AutomationRule.definition)
                 .where(AutomationRule.id.in_([key[0] for key in missing])))).all():
-            parsed[(row.id, row.version, row.updated_at)] = rule_from_row(row.name, True, row.trigger,
+            parsed[(row.id, row.version)] = rule_from_row(row.name, True, row.trigger,
                                                                           row.definition)
     return [LoadedRule(r.id, r.position, parsed[key]) for r, key in zip(rows, keys, strict=True) if key in parsed]
 
@@ -140,14 +143,13 @@ async def _walk(tx: Tx, state: _State, event: Any, candidates: list[LoadedRule],
                 continue
         if facts is None:
             facts = await event_facts(tx, ticket, event, needed, text=text, timezone=state.timezone)
+        if not evaluate(definition.conditions, facts):
+            continue
         run = {"workspace_id": tx.workspace_id, "rule_id": rule.id, "rule_name": definition.name,
                "ticket_id": ticket.id, "event_id": event.id, "event_type": event.type,
                "trigger": definition.trigger.value, "depth": depth, "changes": [], "error": None,
                "stopped": None, "occurred_at": tx.now}
-        run["matched"] = evaluate(definition.conditions, facts)
         state.runs.append(run)
-        if not run["matched"]:
-            continue
         if depth >= MAX_DEPTH:
             run["stopped"] = f"depth limit {MAX_DEPTH} reached"
         else:

@@ -92,7 +92,6 @@ class RuleRunOut(BaseModel):
     event_type: str
     trigger: str
     depth: int
-    matched: bool
     changes: list[dict[str, Any]]
     error: str | None
     stopped: str | None

@@ -477,7 +477,10 @@ class AutomationRule(Base):
     in every process."""
 
     __tablename__ = "automation_rules"
-    __table_args__ = (Index("ix_automation_rules_ws_trigger", "workspace_id", "trigger", "position"),)
+    # Ids are never reused (SQLite would reuse the highest after a delete): the parsed-rule
+    # cache is keyed by (id, version).
+    __table_args__ = (Index("ix_automation_rules_ws_position", "workspace_id", "position"),
+                      {"sqlite_autoincrement": True})
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     workspace_id: Mapped[int] = mapped_column(BigId, ForeignKey("workspaces.id", ondelete="CASCADE"))
@@ -493,8 +496,8 @@ class AutomationRule(Base):
 
 
 class RuleRun(Base):
-    """One rule considered for one event: whether it matched, what each action did, an error,
-    or why the chain stopped. Kept when the rule is deleted (``rule_id`` becomes null)."""
+    """One rule that matched one event: what each action did, the error that undid them, or
+    why the chain stopped. Kept when the rule is deleted (``rule_id`` becomes null)."""
 
     __tablename__ = "rule_runs"
     __table_args__ = (
@@ -512,7 +515,6 @@ class RuleRun(Base):
     event_type: Mapped[str] = mapped_column(String(64))
     trigger: Mapped[str] = mapped_column(String(32))
     depth: Mapped[int] = mapped_column(Integer, default=0)
-    matched: Mapped[bool] = mapped_column(Boolean)
     changes: Mapped[list[Any]] = mapped_column(default=list)
     error: Mapped[str | None] = mapped_column(Text)
     stopped: Mapped[str | None] = mapped_column(String(200))

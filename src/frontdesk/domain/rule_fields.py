@@ -342,3 +342,39 @@ def _ordered(kind: Kind, op: Operator, actual: Any, value: Any) -> bool:
         case Op.GREATER_OR_EQUAL:
             return left >= right
     return left <= right
+
+
+def compile_test(kind: Kind, op: Operator, value: Any) -> Any:
+    """``compare`` for one condition, specialised once when the rule is parsed: a function of
+    the fact alone. The common shapes get a direct expression; the rest call ``compare``."""
+    name = kind.name
+    if op is Op.IS_SET:
+        return _present
+    if op is Op.IS_NOT_SET:
+        return lambda a: not _present(a)
+    if name in ("enum", "id", "bool") or (name == "number" and op in EQUALITY):
+        if op is Op.EQUALS:
+            return lambda a: a == value
+        if op is Op.NOT_EQUALS:
+            return lambda a: a != value
+        if op is Op.IN:
+            return lambda a: a in value
+        if op is Op.NOT_IN:
+            return lambda a: a not in value
+    if name == "text":
+        if op is Op.EQUALS:
+            return lambda a: isinstance(a, str) and a.casefold() == value
+        if op is Op.NOT_EQUALS:
+            return lambda a: not (isinstance(a, str) and a.casefold() == value)
+        if op is Op.CONTAINS:
+            return lambda a: isinstance(a, str) and value in a.casefold()
+        if op is Op.NOT_CONTAINS:
+            return lambda a: not (isinstance(a, str) and value in a.casefold())
+        if op is Op.MATCHES:
+            search = value.search
+            return lambda a: isinstance(a, str) and search(a[:MATCH_TEXT_MAX]) is not None
+    if name == "number" and op in ORDERING:
+        check = {Op.GREATER_THAN: lambda a: a > value, Op.LESS_THAN: lambda a: a < value,
+                 Op.GREATER_OR_EQUAL: lambda a: a >= value, Op.LESS_OR_EQUAL: lambda a: a <= value}[op]
+        return lambda a: isinstance(a, int | float) and not isinstance(a, bool) and check(a)
+    return lambda a: compare(kind, op, a, value)

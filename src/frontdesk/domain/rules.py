@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +27,7 @@ from frontdesk.domain.rule_fields import (
     Operator,
     check_condition_value,
     compare,
+    compile_test,
     field_kind,
 )
 from frontdesk.domain.templating import TICKET_VARIABLES, check
@@ -97,6 +98,8 @@ class Leaf:
     value: Any  # as ``compare`` uses it (case-folded, compiled)
     raw: Any  # as written
     kind: Kind
+    # Decides the condition over all facts: the fact's lookup and ``compare`` specialised.
+    test: Callable[[Mapping[str, Any]], bool] = field(compare=False, repr=False, default=lambda facts: True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +107,7 @@ class Group:
     path: str
     mode: str  # "all" or "any"
     items: tuple[Leaf | Group, ...]
+    test: Callable[[Mapping[str, Any]], bool] = field(compare=False, repr=False, default=lambda facts: True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +144,34 @@ def _parse_group(data: Any, path: str, depth: int, counter: list[int],
             if counter[0] > MAX_CONDITIONS:
                 raise ValidationFailed(f"a rule has at most {MAX_CONDITIONS} conditions", field=where)
             parsed.append(_parse_leaf(item, where, custom))
-    return Group(path=here, mode=mode, items=tuple(parsed))
+    return Group(path=here, mode=mode, items=tuple(parsed), test=_group_test(mode, [i.test for i in parsed]))
+
+
+def _group_test(mode: str, tests: list[Callable[[Mapping[str, Any]], bool]]) -> Callable[[Mapping[str, Any]], bool]:
+    if not tests:
+        return lambda facts: True
+    # Plain loops rather than all()/any() over a generator: this runs for every rule and event.
+    if mode == "all":
+        def every(facts: Mapping[str, Any]) -> bool:
+            for test in tests:  # noqa: SIM110
+                if not test(facts):
+                    return False
+            return True
+        return every
+
+    def some(facts: Mapping[str, Any]) -> bool:
+        for test in tests:  # noqa: SIM110
+            if test(facts):
+                return True
+        return False
+    return some
+
+
+def _leaf_test(name: str, kind: Kind, op: Operator, value: Any) -> Callable[[Mapping[str, Any]], bool]:
+    decide = compile_test(kind, op, value)
+    if name.startswith("event.") and name != "event.type":
+        return lambda facts: decide(fact(facts, name))
+    return lambda facts: decide(facts.get(name))
 
 
 def _parse_leaf(data: Any, path: str, custom: Mapping[str, FieldType] | None) -> Leaf:
@@ -161,7 +192,8 @@ def _parse_leaf(data: Any, path: str, custom: Mapping[str, FieldType] | None) ->
         raise ValidationFailed(f"op must be one of {', '.join(o.value for o in Operator)}",
                                field=f"{path}.op") from None
     value = check_condition_value(kind, op, data.get("value"), field_name=name, where=path)
-    return Leaf(path=path, field=name, op=op, value=value, raw=data.get("value"), kind=kind)
+    return Leaf(path=path, field=name, op=op, value=value, raw=data.get("value"), kind=kind,
+                test=_leaf_test(name, kind, op, value))
 
 
 def evaluate(group: Group | None, facts: Mapping[str, Any], trace: list[LeafResult] | None = None) -> bool:
@@ -169,6 +201,8 @@ def evaluate(group: Group | None, facts: Mapping[str, Any], trace: list[LeafResu
     With ``trace``, every condition's result is appended (no short-circuit, for dry runs)."""
     if group is None:
         return True
+    if trace is None:
+        return group.test(facts)
     return _eval_group(group, facts, trace)
 
 

@@ -30,7 +30,7 @@ async def get_rule(tx: Tx, rule_id: int) -> dict[str, Any]:
 def present_run(run: RuleRun, number: int | None) -> dict[str, Any]:
     return {"id": run.id, "rule_id": run.rule_id, "rule_name": run.rule_name, "ticket_number": number,
             "event_id": run.event_id, "event_type": run.event_type, "trigger": run.trigger, "depth": run.depth,
-            "matched": run.matched, "changes": run.changes or [], "error": run.error, "stopped": run.stopped,
+            "changes": run.changes or [], "error": run.error, "stopped": run.stopped,
             "occurred_at": run.occurred_at.isoformat()}
 
 

@@ -36,10 +36,11 @@ def upgrade() -> None:
     sa.Column('created_by_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.ForeignKeyConstraint(['created_by_id'], ['members.id'], name=op.f('fk_automation_rules_created_by_id_members'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['workspace_id'], ['workspaces.id'], name=op.f('fk_automation_rules_workspace_id_workspaces'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_automation_rules'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_automation_rules')),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('automation_rules', schema=None) as batch_op:
-        batch_op.create_index('ix_automation_rules_ws_trigger', ['workspace_id', 'trigger', 'position'], unique=False)
+        batch_op.create_index('ix_automation_rules_ws_position', ['workspace_id', 'position'], unique=False)
 
     op.create_table('rule_runs',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -51,7 +52,6 @@ def upgrade() -> None:
     sa.Column('event_type', sa.String(length=64), nullable=False),
     sa.Column('trigger', sa.String(length=32), nullable=False),
     sa.Column('depth', sa.Integer(), nullable=False),
-    sa.Column('matched', sa.Boolean(), nullable=False),
     sa.Column('changes', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
     sa.Column('error', sa.Text(), nullable=True),
     sa.Column('stopped', sa.String(length=200), nullable=True),
@@ -75,6 +75,6 @@ def downgrade() -> None:
 
     op.drop_table('rule_runs')
     with op.batch_alter_table('automation_rules', schema=None) as batch_op:
-        batch_op.drop_index('ix_automation_rules_ws_trigger')
+        batch_op.drop_index('ix_automation_rules_ws_position')
 
     op.drop_table('automation_rules')
