@@ -73,3 +73,25 @@ async def test_a_new_rule_without_a_position_goes_last(world):
 
         listed = await list_rules(tx)
     assert [(x["id"], x["position"]) for x in listed] == [(first, 10), (last, 11)]
+
+
+async def test_changing_the_trigger_away_from_keyword_drops_its_keywords(world):
+    rule_id = await add_rule(world, "keyword", TAG, keywords=["refund"])
+    changed = await world.run("owner", r.update_rule, rule_id, {"trigger": "ticket_opened"})
+    assert changed.trigger == "ticket_opened" and changed.definition["keywords"] == []
+
+
+async def test_a_stored_rule_that_no_longer_parses_is_skipped_and_actions_go_on(world):
+    from sqlalchemy import update
+
+    from frontdesk.db.models import AutomationRule
+    from tests.integration.helpers import tags
+
+    await add_type(world)
+    broken = await add_rule(world, "ticket_opened", TAG, name="broken")
+    await add_rule(world, "ticket_opened", [{"type": "add_tag", "tag": "fine"}], name="fine")
+    async with world.desk.db.transaction() as session:
+        await session.execute(update(AutomationRule).where(AutomationRule.id == broken).values(
+            definition={"actions": [{"type": "teleport"}]}, version=AutomationRule.version + 1))
+    t = await open_ops(world)
+    assert await tags(world, t.number) == ["fine"]

@@ -237,3 +237,14 @@ def test_nested_groups_evaluate_like_python_all_and_any(tree, escalated):
         assert exc.field and exc.field.startswith("conditions")
         return
     assert evaluate(r.conditions, {"ticket.escalated": escalated}) is expected(conditions)
+
+
+def test_dates_order_on_typed_and_untyped_custom_fields():
+    condition = {"field": "ticket.custom.renewal", "op": "less_than", "value": "2027-01-01"}
+    assert holds(condition, {"ticket.custom.renewal": "2026-12-31"})
+    assert not holds(condition, {"ticket.custom.renewal": "2027-01-01"})
+    typed = parse_rule({"name": "r", "trigger": "ticket_opened", "actions": TAG, "conditions": {"all": [condition]}},
+                       custom_fields={"renewal": FieldType.DATE})
+    assert evaluate(typed.conditions, {"ticket.custom.renewal": "2026-06-01"})
+    assert field_of({"name": "r", "trigger": "ticket_opened", "actions": TAG, "conditions": {"all": [
+        {**condition, "value": "soon"}]}}) == "conditions.all[0].value"

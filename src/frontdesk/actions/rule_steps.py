@@ -17,7 +17,8 @@ from frontdesk.actions.timers import load_policies
 from frontdesk.db.models import Member, Message, Ticket, TicketTag, Workspace
 from frontdesk.domain import events as ev
 from frontdesk.domain.assignment import AssignmentMode
-from frontdesk.domain.errors import NotFound, ValidationFailed
+from frontdesk.domain.errors import NotFound, TicketClosed, ValidationFailed
+from frontdesk.domain.permissions import Capability
 from frontdesk.domain.rule_fields import WEEKDAYS
 from frontdesk.domain.rules import ActionType, RuleAction
 
@@ -122,8 +123,9 @@ async def perform(tx: Tx, action: RuleAction, ticket: Ticket, *, rule_id: int, r
     n, p = ticket.number, action.params
     match action.type:
         case ActionType.ASSIGN_ROUND_ROBIN | ActionType.ASSIGN_LOAD_BALANCED:
-            locked = await tickets.ticket_for(tx, n, tickets.Capability.ASSIGN)
-            tickets._refuse_closed(locked)
+            locked = await tickets.ticket_for(tx, n, Capability.ASSIGN)
+            if locked.status == "closed":
+                raise TicketClosed(f"ticket {n} is closed; reopen it first")
             ticket_type = await _load_type(tx, locked.type_id) if locked.type_id else None
             if ticket_type is None:
                 raise ValidationFailed("the ticket has no type to choose staff from", field=where)
@@ -154,7 +156,6 @@ async def perform(tx: Tx, action: RuleAction, ticket: Ticket, *, rule_id: int, r
         case ActionType.CLOSE:
             await lifecycle.close_ticket(tx, n, reason=p["reason"], note=p.get("note"), cause="rule")
         case ActionType.NOTIFY_MANAGERS:
-            await tickets.ticket_for(tx, n, tickets.Capability.VIEW)
             await tx.record(ev.ALERT_RAISED, ticket=ticket, kind="rule", rule_name=rule_name,
                             message=await render_for_ticket(tx, p["message"], ticket))
         case ActionType.SEND_WEBHOOK:

@@ -87,6 +87,8 @@ async def update_rule(tx: Tx, rule_id: int, changes: dict[str, Any]) -> Automati
     rule = await get_rule_row(tx, rule_id, for_update=True)
     before = _editable(rule)
     merged = {**before, **changes}
+    if changes.get("trigger", "keyword") != "keyword" and "keywords" not in changes:
+        merged["keywords"] = []  # they belonged to the keyword trigger being replaced
     definition = await _parse(tx, merged)
     position = definition.position if definition.position is not None else rule.position
     after = {**definition.stored(), "name": definition.name, "enabled": definition.enabled,

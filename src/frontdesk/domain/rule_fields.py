@@ -161,10 +161,11 @@ def check_condition_value(kind: Kind, op: Operator, value: Any, *, field_name: s
     if op in ORDERING:
         if kind.name == "enum":
             return _one(kind, op, value, field_name, at)
-        if kind.name == "date":
+        if kind.name == "date" or (kind.name == "any" and isinstance(value, str)):
             return _date(value, at)
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ValidationFailed(f"{op.value} takes a number", field=at)
+            raise ValidationFailed(f"{op.value} takes a number" + (" or a YYYY-MM-DD date" if kind.name == "any"
+                                                                  else ""), field=at)
         return value
     return _one(kind, op, value, field_name, at)
 
@@ -326,7 +327,7 @@ def _ordered(kind: Kind, op: Operator, actual: Any, value: Any) -> bool:
         if actual not in kind.values:
             return False
         left, right = kind.values.index(actual), kind.values.index(value)
-    elif kind.name == "date":
+    elif kind.name == "date" or isinstance(value, str):
         if not isinstance(actual, str):
             return False
         left, right = actual[:10], value
