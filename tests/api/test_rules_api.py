@@ -154,3 +154,24 @@ async def test_creating_a_rule_honours_the_idempotency_key(api, world):
     again = await api("owner").post(RULES, json=TAGGING, headers=headers)
     assert again.status_code == 201 and again.json() == first
     assert len(ok(await api("owner").get(RULES))["items"]) == 1
+
+
+async def test_a_keyword_dry_run_reads_the_tickets_latest_customer_message(api, world):
+    rule = ok(await api("owner").post(RULES, json={"name": "Refunds", "trigger": "keyword",
+                                                   "keywords": ["refund"],
+                                                   "actions": [{"type": "add_tag", "tag": "billing"}]}), 201)
+    t = await open_ticket(api, world, description="Hello there")
+    quiet = ok(await api("owner").post(f"{RULES}/{rule['id']}/dry-run", json={"ticket": t["number"]}))
+    assert not quiet["trigger_fired"] and quiet["keyword"] is None
+    ok(await api("alice").post(f"/api/v1/tickets/{t['number']}/messages", json={"body": "I want a Refund"}), 201)
+    loud = ok(await api("owner").post(f"{RULES}/{rule['id']}/dry-run", json={"ticket": t["number"]}))
+    assert loud["trigger_fired"] and loud["keyword"] == "Refund" and loud["matched"]
+    assert loud["event"]["type"] == "message.created"
+
+
+async def test_runs_on_locked_tickets_are_listed_for_management_only(api, world):
+    ok(await api("owner").post(RULES, json={**TAGGING, "conditions": None}), 201)
+    t = await open_ticket(api, world)
+    ok(await api("owner").post(f"/api/v1/tickets/{t['number']}/lockdown"))
+    assert ok(await api("staff").get(f"{RULES}/runs"))["items"] == []
+    assert len(ok(await api("manager").get(f"{RULES}/runs"))["items"]) == 1
