@@ -188,7 +188,7 @@ async def test_a_dry_run_with_an_event_that_does_not_fire_the_trigger_runs_nothi
 
 
 class _Statements:
-    """Counts the statements a database runs that read automation rules."""
+    """The statements a database runs that read automation rules or their set's version."""
 
     def __init__(self, world):  # type: ignore[no-untyped-def]
         from sqlalchemy import event
@@ -203,9 +203,8 @@ class _Statements:
 
         event.remove(self.engine, "before_cursor_execute", self._listen)
 
-    @property
-    def rule_reads(self) -> int:
-        return sum(1 for s in self.seen if "FROM automation_rules" in s)
+    def count(self, table: str) -> int:
+        return sum(1 for s in self.seen if f"FROM {table} " in s + " " and s.lstrip().upper().startswith("SELECT"))
 
 
 async def test_without_rules_a_transaction_costs_one_rule_query_at_most(world):
@@ -214,14 +213,15 @@ async def test_without_rules_a_transaction_costs_one_rule_query_at_most(world):
     statements = _Statements(world)
     try:
         await world.run("staff", tickets.claim_ticket, t.number)  # no triggering event
-        assert statements.rule_reads == 0
+        assert statements.count("automation_rule_sets") == 0
         await world.run("staff", tickets.set_priority, t.number, "high")
-        assert statements.rule_reads == 1
+        assert statements.count("automation_rule_sets") == 1
+        assert statements.count("automation_rules") == 0
     finally:
         statements.close()
 
 
-async def test_rules_are_read_once_per_transaction_and_parsed_once_per_version(world):
+async def test_rules_are_read_again_only_when_the_rule_set_changed(world):
     await add_type(world)
     rule_id = await add_rule(world, "priority_changed", [{"type": "add_tag", "tag": "p"}])
     t = await open_ops(world)
@@ -231,15 +231,35 @@ async def test_rules_are_read_once_per_transaction_and_parsed_once_per_version(w
             await tickets.set_priority(tx, t.number, "high")
             await tickets.set_status(tx, t.number, "in_progress")
             await tickets.set_priority(tx, t.number, "urgent")
-        first = statements.rule_reads
+        assert statements.count("automation_rule_sets") == 1  # once per transaction
+        loaded = statements.count("automation_rules")
         await world.run("staff", tickets.set_priority, t.number, "low")
-        assert statements.rule_reads - first == 1  # the definition is cached: only ids and versions
+        assert statements.count("automation_rules") == loaded  # the rule set is held
+        assert statements.count("automation_rule_sets") == 2
         await world.run("owner", update_rule_, rule_id, {"actions": [{"type": "add_tag", "tag": "q"}]})
         await world.run("staff", tickets.set_priority, t.number, "normal")
+        assert statements.count("automation_rules") > loaded  # changed: read again
     finally:
         statements.close()
-    assert first <= 2
     assert await tags(world, t.number) == ["p", "q"]
+
+
+async def test_a_rule_changed_elsewhere_is_seen_by_another_desk_on_the_same_database(world):
+    from frontdesk.actions.base import Desk
+    from frontdesk.actions.rules import update_rule
+
+    await add_type(world)
+    rule_id = await add_rule(world, "priority_changed", [{"type": "add_tag", "tag": "one"}])
+    t = await open_ops(world)
+    await world.run("staff", tickets.set_priority, t.number, "high")  # this desk now holds the rule set
+    other = Desk(type(world.desk.db)(world.desk.db.url), clock=world.desk.clock)
+    try:
+        async with other.tx(world.actors["owner"], world.workspace_id) as tx:
+            await update_rule(tx, rule_id, {"actions": [{"type": "add_tag", "tag": "two"}]})
+    finally:
+        await other.db.dispose()
+    await world.run("staff", tickets.set_priority, t.number, "low")
+    assert await tags(world, t.number) == ["one", "two"]
 
 
 async def update_rule_(tx, rule_id, changes):  # type: ignore[no-untyped-def]

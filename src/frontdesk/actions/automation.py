@@ -2,9 +2,10 @@
 events of the transaction that is about to commit.
 
 - It walks ``tx.events`` from where it last stopped. An event that can fire no trigger costs
-  nothing; the first one that can costs one indexed query for the workspace's enabled rules
-  (ids, versions and positions; definitions are parsed once per process and rule version, and
-  read from the database only when a process has not seen that version).
+  nothing; the first one that can costs one primary-key read of the workspace's rule-set
+  version (``automation_rule_sets``; no row: no rules). A process keeps each workspace's
+  parsed, ordered rules under that version, and reads them again (ids, versions, positions,
+  and the definitions of rule versions it has not parsed) only when the version moved.
 - Rules whose trigger fires run in order of position. Each rule's conditions are decided
   over the ticket as it is now (earlier rules' changes included); a matching rule's actions
   run in order, as the desk (``Actor.system("automation")``), through the usual action
@@ -33,7 +34,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from frontdesk.actions.base import Desk, EventRecord, Tx, ticket_for
 from frontdesk.actions.rule_steps import described, event_facts, message_text, perform
-from frontdesk.db.models import AutomationRule, Message, RuleRun, Ticket
+from frontdesk.db.models import AutomationRule, AutomationRuleSet, Message, RuleRun, Ticket
 from frontdesk.domain import events as ev
 from frontdesk.domain.errors import DomainError, NotFound, NotPermitted, ValidationFailed
 from frontdesk.domain.permissions import Actor, Capability
@@ -56,6 +57,8 @@ MAX_DEPTH = 3
 # never reused (AUTOINCREMENT on SQLite).
 _PARSED: weakref.WeakKeyDictionary[Any, dict[tuple[int, int], RuleDefinition | None]] = weakref.WeakKeyDictionary()
 _PARSED_MAX = 20_000
+# Per database: workspace id -> (rule-set version, its enabled rules in order).
+_SETS: weakref.WeakKeyDictionary[Any, dict[int, tuple[int, list[LoadedRule]]]] = weakref.WeakKeyDictionary()
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,14 +103,36 @@ async def run_rules(tx: Tx) -> None:
 
 
 async def load_rules(tx: Tx) -> list[LoadedRule]:
-    """The workspace's enabled rules in order, parsed (from the process's cache by version)."""
+    """The workspace's enabled rules in order, parsed: one primary-key read when this process
+    already holds the current rule set."""
+    version = await tx.session.scalar(
+        select(AutomationRuleSet.version).where(AutomationRuleSet.workspace_id == tx.workspace_id))
+    if version is None:
+        return []
+    sets = _SETS.setdefault(_cache_owner(tx), {})
+    held = sets.get(tx.workspace_id)
+    if held is not None and held[0] == version:
+        return held[1]
+    if len(sets) > _PARSED_MAX:
+        sets.clear()
+    # The rules are read after the version, so what is kept is never older than its label.
+    rules = await _read_rules(tx)
+    sets[tx.workspace_id] = (version, rules)
+    return rules
+
+
+def _cache_owner(tx: Tx) -> Any:
+    return tx.db if tx.db is not None else tx.session
+
+
+async def _read_rules(tx: Tx) -> list[LoadedRule]:
     rows = (await tx.session.execute(
         select(AutomationRule.id, AutomationRule.version, AutomationRule.position)
         .where(AutomationRule.workspace_id == tx.workspace_id, AutomationRule.enabled.is_(True))
         .order_by(AutomationRule.position, AutomationRule.id))).all()
     if not rows:
         return []
-    parsed = _PARSED.setdefault(tx.db if tx.db is not None else tx.session, {})
+    parsed = _PARSED.setdefault(_cache_owner(tx), {})
     keys = [(r.id, r.version) for r in rows]
     missing = [key for key in keys if key not in parsed]
     if missing:

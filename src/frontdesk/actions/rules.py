@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from frontdesk.actions.base import Tx
-from frontdesk.db.models import AutomationRule, CustomFieldDefinition
+from frontdesk.db.models import AutomationRule, AutomationRuleSet, CustomFieldDefinition
 from frontdesk.domain import events as ev
 from frontdesk.domain.errors import NotFound, NotPermitted, ValidationFailed
 from frontdesk.domain.fields import FieldType
@@ -27,6 +27,15 @@ async def _parse(tx: Tx, data: Any) -> RuleDefinition:
     rows = (await tx.session.execute(select(CustomFieldDefinition.key, CustomFieldDefinition.field_type)
                                      .where(CustomFieldDefinition.workspace_id == tx.workspace_id))).all()
     return parse_rule(data, custom_fields={key: FieldType(kind) for key, kind in rows})
+
+
+async def _bump_rule_set(tx: Tx) -> None:
+    """Tell every process's automation hook that the workspace's rules changed."""
+    assert tx.db is not None, "actions run in a desk's transaction"
+    stmt = tx.db.insert(AutomationRuleSet).values(workspace_id=tx.workspace_id, version=1, updated_at=tx.now)
+    await tx.session.execute(stmt.on_conflict_do_update(
+        index_elements=[AutomationRuleSet.workspace_id],
+        set_={"version": AutomationRuleSet.version + 1, "updated_at": stmt.excluded.updated_at}))
 
 
 def rule_json(rule: AutomationRule) -> dict[str, Any]:
@@ -74,6 +83,7 @@ async def create_rule(tx: Tx, data: Any) -> AutomationRule:
         created_at=tx.now, updated_at=tx.now, created_by_id=tx.actor.member_id)
     tx.session.add(rule)
     await tx.session.flush()
+    await _bump_rule_set(tx)
     await tx.record(ev.RULE_CREATED, rule_id=rule.id, name=rule.name, after=_editable(rule))
     return rule
 
@@ -100,6 +110,7 @@ async def update_rule(tx: Tx, rule_id: int, changes: dict[str, Any]) -> Automati
     rule.definition = definition.stored()
     rule.version += 1
     rule.updated_at = tx.now
+    await _bump_rule_set(tx)
     await tx.record(ev.RULE_UPDATED, rule_id=rule.id, name=rule.name, before=before, after=_editable(rule))
     return rule
 
@@ -110,6 +121,7 @@ async def delete_rule(tx: Tx, rule_id: int) -> None:
     rule = await get_rule_row(tx, rule_id, for_update=True)
     before = _editable(rule)
     await tx.session.delete(rule)
+    await _bump_rule_set(tx)
     await tx.record(ev.RULE_DELETED, rule_id=rule_id, name=before["name"], before=before)
 
 
@@ -138,5 +150,6 @@ async def reorder_rules(tx: Tx, ids: Any) -> list[AutomationRule]:
             rule.position = position
             rule.updated_at = tx.now
     if before != ids:
+        await _bump_rule_set(tx)
         await tx.record(ev.RULES_REORDERED, before={"ids": before}, after={"ids": ids})
     return [by_id[i] for i in ids]

@@ -495,6 +495,19 @@ class AutomationRule(Base):
     created_by_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("members.id", ondelete="SET NULL"))
 
 
+class AutomationRuleSet(Base):
+    """One row per workspace that has (or had) rules: ``version`` grows with every change to
+    any of its rules (a create, change, reorder or delete, in the same transaction), so the
+    automation hook reads one row to learn whether its cached list of rules is current."""
+
+    __tablename__ = "automation_rule_sets"
+
+    workspace_id: Mapped[int] = mapped_column(BigId, ForeignKey("workspaces.id", ondelete="CASCADE"),
+                                              primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    updated_at: Mapped[datetime]
+
+
 class RuleRun(Base):
     """One rule that matched one event: what each action did, the error that undid them, or
     why the chain stopped. Kept when the rule is deleted (``rule_id`` becomes null)."""

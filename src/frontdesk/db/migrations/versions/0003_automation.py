@@ -42,6 +42,13 @@ def upgrade() -> None:
     with op.batch_alter_table('automation_rules', schema=None) as batch_op:
         batch_op.create_index('ix_automation_rules_ws_position', ['workspace_id', 'position'], unique=False)
 
+    op.create_table('automation_rule_sets',
+    sa.Column('workspace_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('updated_at', frontdesk.db.types.UtcDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['workspace_id'], ['workspaces.id'], name=op.f('fk_automation_rule_sets_workspace_id_workspaces'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('workspace_id', name=op.f('pk_automation_rule_sets'))
+    )
     op.create_table('rule_runs',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('workspace_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -74,6 +81,7 @@ def downgrade() -> None:
         batch_op.drop_index('ix_rule_runs_rule_id_id')
 
     op.drop_table('rule_runs')
+    op.drop_table('automation_rule_sets')
     with op.batch_alter_table('automation_rules', schema=None) as batch_op:
         batch_op.drop_index('ix_automation_rules_ws_position')
 
