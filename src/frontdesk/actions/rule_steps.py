@@ -96,13 +96,15 @@ async def _local(tx: Tx, now: datetime, cache: list[str] | None) -> datetime:
 
 
 async def macro_content(tx: Tx, shortcut: str, *, field: str) -> str:
-    """A macro's content by its shortcut. Macros live in ``actions.macros``; until that module
-    exists this says so."""
+    """A macro's content by its shortcut: ``actions.macros.get_macro_by_shortcut(tx, shortcut)``
+    (an object with ``content``, or ``None``). Until that module exists this says so."""
     try:
         from frontdesk.actions import macros  # type: ignore[attr-defined]
-    except ImportError:
+
+        lookup = macros.get_macro_by_shortcut
+    except (ImportError, AttributeError):
         raise ValidationFailed("macros are not available", field=field) from None
-    macro = await macros.get_macro_by_shortcut(tx, shortcut)
+    macro = await lookup(tx, shortcut)
     if macro is None:
         raise NotFound(f"no macro with the shortcut {shortcut!r}")
     return str(macro.content)
@@ -112,9 +114,11 @@ async def send_rule_webhook(tx: Tx, endpoint_id: int, ticket: Ticket, *, rule_id
     """Queue a delivery to one webhook endpoint (``actions.webhooks``), when webhooks exist."""
     try:
         from frontdesk.actions import webhooks  # type: ignore[attr-defined]
-    except ImportError:
+
+        enqueue = webhooks.enqueue_rule_webhook
+    except (ImportError, AttributeError):
         raise ValidationFailed("webhooks are not available", field="endpoint_id") from None
-    await webhooks.enqueue_rule_webhook(tx, endpoint_id, ticket, rule_id=rule_id, event=event)
+    await enqueue(tx, endpoint_id, ticket, rule_id=rule_id, event=event)
 
 
 async def perform(tx: Tx, action: RuleAction, ticket: Ticket, *, rule_id: int, rule_name: str,
