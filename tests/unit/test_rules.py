@@ -79,6 +79,11 @@ def test_a_trace_lists_every_condition_with_its_path_and_actual_value():
      {"event": {"before": {"priority": "low"}}}, True),
     ({"field": "event.rating", "op": "in", "value": ["not_helpful"]}, {"event": {"rating": "not_helpful"}}, True),
     ({"field": "event.count", "op": "greater_than", "value": 2}, {"event": {"count": "many"}}, False),
+    ({"field": "event.after", "op": "equals", "value": {"status": "open"}}, {"event": {"after": {"status": "open"}}},
+     True),
+    ({"field": "event.tags", "op": "contains", "value": "VIP"}, {"event": {"tags": ["vip", {"x": 1}]}}, True),
+    ({"field": "event.tags", "op": "in", "value": ["a", 2]}, {"event": {"tags": [[1], 2]}}, True),
+    ({"field": "event.flag", "op": "equals", "value": 1}, {"event": {"flag": True}}, False),
     ({"field": "ticket.custom.seats", "op": "greater_or_equal", "value": 10}, {"ticket.custom.seats": 12}, True),
 ])
 def test_operators_decide_over_their_field_kinds(condition, facts, expected):
@@ -248,3 +253,47 @@ def test_dates_order_on_typed_and_untyped_custom_fields():
     assert evaluate(typed.conditions, {"ticket.custom.renewal": "2026-06-01"})
     assert field_of({"name": "r", "trigger": "ticket_opened", "actions": TAG, "conditions": {"all": [
         {**condition, "value": "soon"}]}}) == "conditions.all[0].value"
+
+
+_json = st.recursive(st.none() | st.booleans() | st.integers(-5, 2**64) | st.floats(allow_nan=False)
+                     | st.text(max_size=8),
+                     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner,
+                                                                                  max_size=3), max_leaves=10)
+_fields = st.sampled_from(["ticket.status", "ticket.priority", "ticket.type", "ticket.tags", "ticket.title",
+                           "ticket.assignee", "ticket.escalated", "time.hour", "event.after.status", "event.after",
+                           "ticket.custom.x", "customer.discord_role_ids", "ticket.nope", ""])
+_ops = st.sampled_from(["equals", "not_equals", "in", "not_in", "contains", "not_contains", "matches",
+                        "greater_than", "less_or_equal", "is_set", "is_not_set", "near"])
+_leaves = st.fixed_dictionaries({"field": _fields, "op": _ops}, optional={"value": _json})
+_actions = st.fixed_dictionaries({"type": st.sampled_from(["add_tag", "assign_to", "set_team", "set_field",
+                                                           "send_message", "close", "notify_managers", "x"])},
+                                 optional={"tag": _json, "member_id": _json, "team_id": _json, "key": _json,
+                                           "value": _json, "text": _json, "macro": _json, "reason": _json,
+                                           "message": _json})
+
+
+@given(st.fixed_dictionaries({"name": st.text(max_size=5) | _json,
+                              "trigger": st.sampled_from(["ticket_opened", "keyword", "bogus"]),
+                              "conditions": st.fixed_dictionaries({"all": st.lists(_leaves | _json, max_size=3)})
+                              | _json,
+                              "actions": st.lists(_actions, max_size=3) | _json},
+                             optional={"keywords": _json, "enabled": _json, "position": _json}))
+def test_any_input_either_parses_or_is_refused_naming_a_field(body):
+    try:
+        parsed = parse_rule(body)
+    except ValidationFailed as exc:
+        assert exc.field
+        return
+    again = parse_rule({"name": parsed.name, "trigger": parsed.trigger.value, **parsed.stored()})
+    assert again.stored() == parsed.stored()
+    for facts in FACT_SAMPLES:
+        assert evaluate(parsed.conditions, facts) in (True, False)
+
+
+FACT_SAMPLES = [
+    {},
+    {"ticket.tags": ["a"], "ticket.title": "t", "ticket.custom.x": 3, "event": {"after": {"status": 1}}},
+    {"ticket.custom.x": [{"a": 1}, [2]], "event": {"after": {"status": {"deep": [1]}}}, "time.hour": 3.5},
+    {"ticket.custom.x": {"a": 1}, "ticket.tags": [1, None, "b"], "customer.discord_role_ids": None,
+     "event": {"after": [1, "x"]}},
+]

@@ -294,8 +294,12 @@ def _positive(kind: Kind, op: Operator, actual: Any, value: Any) -> bool:
         names = {type_id, (type_name or "").casefold()}
         wanted = value if isinstance(value, frozenset) else {value}
         return bool(names & wanted)
-    if kind.name == "list" or (kind.name == "any" and isinstance(actual, list | tuple)):
-        items = {x.casefold() if isinstance(x, str) and kind.name == "list" else x for x in actual}
+    if kind.name == "any":
+        return _untyped(op, actual, value)
+    if kind.name == "list":
+        if not isinstance(actual, list | tuple):
+            return False
+        items = {x.casefold() if isinstance(x, str) else x for x in actual if isinstance(x, str | int)}
         wanted = value if isinstance(value, frozenset) else {value}
         if op in (Op.CONTAINS, Op.NOT_CONTAINS) and isinstance(value, frozenset):
             return wanted <= items  # contains all of them
@@ -303,12 +307,8 @@ def _positive(kind: Kind, op: Operator, actual: Any, value: Any) -> bool:
     actual = _norm(kind, actual)
     match op:
         case Op.EQUALS | Op.NOT_EQUALS:
-            if kind.name == "any" and isinstance(actual, str) and isinstance(value, str):
-                return actual.casefold() == value.casefold()
             return bool(actual == value)
         case Op.IN | Op.NOT_IN:
-            if kind.name == "any" and isinstance(actual, str):
-                return actual.casefold() in {v.casefold() if isinstance(v, str) else v for v in value}
             return actual in value
         case Op.CONTAINS | Op.NOT_CONTAINS:
             if not isinstance(actual, str):
@@ -320,6 +320,38 @@ def _positive(kind: Kind, op: Operator, actual: Any, value: Any) -> bool:
                 return False
             return value.search(actual[:MATCH_TEXT_MAX]) is not None
     return _ordered(kind, op, actual, value)
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equality for untyped facts: text without regard to case, numbers as numbers (not
+    booleans), lists and objects as wholes."""
+    if isinstance(a, str) and isinstance(b, str):
+        return a.casefold() == b.casefold()
+    if isinstance(a, bool) or isinstance(b, bool):
+        return a is b
+    return bool(a == b)
+
+
+def _untyped(op: Operator, actual: Any, value: Any) -> bool:
+    """An event payload value or an undefined custom field: whatever JSON it holds. Compared
+    element by element, never hashed (it may hold lists and objects)."""
+    wanted = list(value) if isinstance(value, frozenset) else [value]
+    match op:
+        case Op.EQUALS | Op.NOT_EQUALS:
+            return _same(actual, value)
+        case Op.IN | Op.NOT_IN:
+            if isinstance(actual, list):
+                return any(_same(item, w) for item in actual for w in wanted)
+            return any(_same(actual, w) for w in wanted)
+        case Op.CONTAINS | Op.NOT_CONTAINS:
+            if isinstance(actual, list):
+                return all(any(_same(item, w) for item in actual) for w in wanted)
+            if isinstance(actual, str):
+                return all(str(w).casefold() in actual.casefold() for w in wanted)
+            return False
+        case Op.MATCHES:
+            return isinstance(actual, str) and value.search(actual[:MATCH_TEXT_MAX]) is not None
+    return _ordered(ANY, op, actual, value)
 
 
 def _ordered(kind: Kind, op: Operator, actual: Any, value: Any) -> bool:
