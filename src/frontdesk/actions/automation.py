@@ -74,7 +74,8 @@ class _State:
 
     position: int = 0
     depths: dict[int, int] = field(default_factory=dict)
-    rules: list[LoadedRule] | None = None
+    # The workspace's enabled rules by trigger, each list in running order.
+    rules: dict[Trigger, list[LoadedRule]] | None = None
     runs: list[dict[str, Any]] = field(default_factory=list)
     timezone: list[str] = field(default_factory=list)
 
@@ -93,8 +94,12 @@ async def run_rules(tx: Tx) -> None:
         if not triggers:
             continue
         if state.rules is None:
-            state.rules = await load_rules(tx)
-        candidates = [r for r in state.rules if r.definition.trigger in triggers]
+            state.rules = by_trigger(await load_rules(tx))
+        if len(triggers) == 1:
+            candidates = state.rules.get(next(iter(triggers)), [])
+        else:
+            candidates = sorted((r for t in triggers for r in state.rules.get(t, [])),
+                                key=lambda r: (r.position, r.id))
         if candidates:
             await _walk(tx, state, event, candidates, state.depths.get(index, 0))
     if state.runs:
@@ -119,6 +124,13 @@ async def load_rules(tx: Tx) -> list[LoadedRule]:
     rules = await _read_rules(tx)
     sets[tx.workspace_id] = (version, rules)
     return rules
+
+
+def by_trigger(rules: list[LoadedRule]) -> dict[Trigger, list[LoadedRule]]:
+    grouped: dict[Trigger, list[LoadedRule]] = {}
+    for rule in rules:
+        grouped.setdefault(rule.definition.trigger, []).append(rule)
+    return grouped
 
 
 def _cache_owner(tx: Tx) -> Any:
@@ -209,6 +221,7 @@ async def run_actions(tx: Tx, rule_id: int, definition: RuleDefinition, ticket: 
                 before = len(tx.events)
                 await perform(acting, action, ticket, rule_id=rule_id, rule_name=definition.name, event=event,
                               where=f"actions[{current}]")
+                tx.policies = tx.policies or acting.policies
                 changes.append({"action": action.type.value,
                                 "events": [described(e) for e in tx.events[before:]]})
             await tx.session.flush()
