@@ -57,8 +57,8 @@ MAX_DEPTH = 3
 # never reused (AUTOINCREMENT on SQLite).
 _PARSED: weakref.WeakKeyDictionary[Any, dict[tuple[int, int], RuleDefinition | None]] = weakref.WeakKeyDictionary()
 _PARSED_MAX = 20_000
-# Per database: workspace id -> (rule-set version, its enabled rules in order).
-_SETS: weakref.WeakKeyDictionary[Any, dict[int, tuple[int, list[LoadedRule]]]] = weakref.WeakKeyDictionary()
+# Per database: workspace id -> (rule-set version, its enabled rules).
+_SETS: weakref.WeakKeyDictionary[Any, dict[int, tuple[int, RuleSet]]] = weakref.WeakKeyDictionary()
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,14 +68,33 @@ class LoadedRule:
     definition: RuleDefinition
 
 
+@dataclass(frozen=True)
+class RuleSet:
+    """A workspace's enabled rules, by trigger in running order, with the fields each
+    trigger's conditions read (so facts are gathered for those only)."""
+
+    by_trigger: dict[Trigger, list[LoadedRule]]
+    fields: dict[Trigger, frozenset[str]]
+
+    @classmethod
+    def of(cls, rules: list[LoadedRule]) -> RuleSet:
+        grouped: dict[Trigger, list[LoadedRule]] = {}
+        for rule in rules:
+            grouped.setdefault(rule.definition.trigger, []).append(rule)
+        return cls(grouped, {t: frozenset().union(*(r.definition.fields for r in found))
+                             for t, found in grouped.items()})
+
+
+NO_RULES = RuleSet({}, {})
+
+
 @dataclass
 class _State:
     """Where the hook stands in one transaction."""
 
     position: int = 0
     depths: dict[int, int] = field(default_factory=dict)
-    # The workspace's enabled rules by trigger, each list in running order.
-    rules: dict[Trigger, list[LoadedRule]] | None = None
+    rules: RuleSet | None = None
     runs: list[dict[str, Any]] = field(default_factory=list)
     timezone: list[str] = field(default_factory=list)
 
@@ -94,26 +113,29 @@ async def run_rules(tx: Tx) -> None:
         if not triggers:
             continue
         if state.rules is None:
-            state.rules = by_trigger(await load_rules(tx))
+            state.rules = await load_rules(tx)
+        rules = state.rules
         if len(triggers) == 1:
-            candidates = state.rules.get(next(iter(triggers)), [])
+            candidates = rules.by_trigger.get(next(iter(triggers)), [])
         else:
-            candidates = sorted((r for t in triggers for r in state.rules.get(t, [])),
+            candidates = sorted((r for t in triggers for r in rules.by_trigger.get(t, [])),
                                 key=lambda r: (r.position, r.id))
         if candidates:
-            await _walk(tx, state, event, candidates, state.depths.get(index, 0))
+            needed = frozenset().union(*(rules.fields.get(t, frozenset()) for t in triggers))
+            keywords = Trigger.KEYWORD in triggers and Trigger.KEYWORD in rules.by_trigger
+            await _walk(tx, state, event, candidates, needed, keywords, state.depths.get(index, 0))
     if state.runs:
         await tx.session.execute(insert(RuleRun), state.runs)
         state.runs = []
 
 
-async def load_rules(tx: Tx) -> list[LoadedRule]:
+async def load_rules(tx: Tx) -> RuleSet:
     """The workspace's enabled rules in order, parsed: one primary-key read when this process
     already holds the current rule set."""
     version = await tx.session.scalar(
         select(AutomationRuleSet.version).where(AutomationRuleSet.workspace_id == tx.workspace_id))
     if version is None:
-        return []
+        return NO_RULES
     sets = _SETS.setdefault(_cache_owner(tx), {})
     held = sets.get(tx.workspace_id)
     if held is not None and held[0] == version:
@@ -121,16 +143,9 @@ async def load_rules(tx: Tx) -> list[LoadedRule]:
     if len(sets) > _PARSED_MAX:
         sets.clear()
     # The rules are read after the version, so what is kept is never older than its label.
-    rules = await _read_rules(tx)
+    rules = RuleSet.of(await _read_rules(tx))
     sets[tx.workspace_id] = (version, rules)
     return rules
-
-
-def by_trigger(rules: list[LoadedRule]) -> dict[Trigger, list[LoadedRule]]:
-    grouped: dict[Trigger, list[LoadedRule]] = {}
-    for rule in rules:
-        grouped.setdefault(rule.definition.trigger, []).append(rule)
-    return grouped
 
 
 def _cache_owner(tx: Tx) -> Any:
@@ -166,16 +181,15 @@ async def _read_rules(tx: Tx) -> list[LoadedRule]:
             if (definition := parsed.get(key)) is not None]
 
 
-async def _walk(tx: Tx, state: _State, event: Any, candidates: list[LoadedRule], depth: int) -> None:
+async def _walk(tx: Tx, state: _State, event: Any, candidates: list[LoadedRule], needed: frozenset[str],
+                keywords: bool, depth: int) -> None:
     if getattr(event, "id", None) is None:
         await tx.session.flush()
     ticket = await tx.session.get(Ticket, event.ticket_id)
     if ticket is None:
         return
-    needed = set().union(*(r.definition.fields for r in candidates))
     text = None
-    if any(r.definition.trigger is Trigger.KEYWORD for r in candidates) or any(
-            f.startswith("message.") for f in needed):
+    if keywords or any(f.startswith("message.") for f in needed):
         text = await message_text(tx, event)
     facts: dict[str, Any] | None = None
     for rule in candidates:
