@@ -30,7 +30,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import insert, select
-from sqlalchemy.exc import SQLAlchemyError
 
 from frontdesk.actions.base import Desk, EventRecord, Tx, ticket_for
 from frontdesk.actions.rule_steps import described, event_facts, message_text, perform
@@ -239,13 +238,13 @@ async def run_actions(tx: Tx, rule_id: int, definition: RuleDefinition, ticket: 
                 changes.append({"action": action.type.value,
                                 "events": [described(e) for e in tx.events[before:]]})
             await tx.session.flush()
-    except (DomainError, SQLAlchemyError) as exc:
+    except Exception as exc:  # noqa: BLE001 - one rule's failure, whatever it is, must not undo the action
         del tx.events[start:]
         for undone in changes:
             undone["undone"] = True
         message = exc.message if isinstance(exc, DomainError) else type(exc).__name__
         if not isinstance(exc, DomainError):
-            log.exception("a rule action failed in the database", extra={"rule_id": rule_id})
+            log.exception("a rule action failed", extra={"rule_id": rule_id})
         await _reload(tx, ticket)
         return changes, f"actions[{current}] ({definition.actions[current].type.value}): {message}"
     return changes, None
