@@ -17,7 +17,7 @@ from frontdesk.actions.timers import load_policies
 from frontdesk.db.models import Member, Message, Ticket, TicketTag, Workspace
 from frontdesk.domain import events as ev
 from frontdesk.domain.assignment import AssignmentMode
-from frontdesk.domain.errors import NotFound, TicketClosed, ValidationFailed
+from frontdesk.domain.errors import TicketClosed, ValidationFailed
 from frontdesk.domain.permissions import Capability
 from frontdesk.domain.rule_fields import WEEKDAYS
 from frontdesk.domain.rules import ActionType, RuleAction
@@ -95,19 +95,17 @@ async def _local(tx: Tx, now: datetime, cache: list[str] | None) -> datetime:
 # --- the actions ------------------------------------------------------------------------------------------------
 
 
-async def macro_content(tx: Tx, shortcut: str, *, field: str) -> str:
-    """A macro's content by its shortcut: ``actions.macros.get_macro_by_shortcut(tx, shortcut)``
-    (an object with ``content``, or ``None``). Until that module exists this says so."""
+async def send_rule_macro(tx: Tx, number: int, shortcut: str, *, field: str) -> None:
+    """Send a macro by its shortcut: ``actions.macros.send_macro(tx, number, shortcut)``, which
+    renders it for the ticket, posts it (as the bot, the desk acting), counts the use and
+    raises ``NotFound`` for an unknown shortcut. Until that module exists this says so."""
     try:
         from frontdesk.actions import macros  # type: ignore[attr-defined]
 
-        lookup = macros.get_macro_by_shortcut
+        send = macros.send_macro
     except (ImportError, AttributeError):
         raise ValidationFailed("macros are not available", field=field) from None
-    macro = await lookup(tx, shortcut)
-    if macro is None:
-        raise NotFound(f"no macro with the shortcut {shortcut!r}")
-    return str(macro.content)
+    await send(tx, number, shortcut)
 
 
 async def send_rule_webhook(tx: Tx, endpoint_id: int, ticket: Ticket, *, rule_id: int, event: Any) -> None:
@@ -153,8 +151,10 @@ async def perform(tx: Tx, action: RuleAction, ticket: Ticket, *, rule_id: int, r
         case ActionType.ESCALATE:
             await tickets.escalate_ticket(tx, n, reason="rule", note=p.get("note"))
         case ActionType.SEND_MESSAGE:
-            template = p["text"] if "text" in p else await macro_content(tx, p["macro"], field=f"{where}.macro")
-            await messages.post_message(tx, n, await render_for_ticket(tx, template, ticket))
+            if "macro" in p:
+                await send_rule_macro(tx, n, p["macro"], field=f"{where}.macro")
+            else:
+                await messages.post_message(tx, n, await render_for_ticket(tx, p["text"], ticket))
         case ActionType.ADD_NOTE:
             await messages.add_note(tx, n, await render_for_ticket(tx, p["text"], ticket))
         case ActionType.CLOSE:
