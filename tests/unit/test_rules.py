@@ -57,6 +57,13 @@ def test_a_trace_lists_every_condition_with_its_path_and_actual_value():
         ("conditions.any[0]", "open", True), ("conditions.any[1]", "A BUG", True)]
 
 
+def test_a_trace_cuts_long_texts_short():
+    trace: list = []
+    evaluate(rule({"all": [{"field": "message.text", "op": "contains", "value": "z"}]}).conditions,
+             {"message.text": "a" * 5000 + "z"}, trace)
+    assert trace[0].result is True and len(trace[0].actual) == 201
+
+
 @pytest.mark.parametrize(("condition", "facts", "expected"), [
     ({"field": "ticket.title", "op": "equals", "value": "Login"}, {"ticket.title": "login"}, True),
     ({"field": "ticket.title", "op": "not_contains", "value": "spam"}, {"ticket.title": "hello"}, True),

@@ -429,10 +429,15 @@ def _group_json(group: Group | None) -> dict[str, Any] | None:
                          for i in group.items]}
 
 
+SHOWN_TEXT_MAX = 200
+
+
 def _shown(actual: Any) -> Any:
-    """A fact as a dry run shows it (the type as its id and name)."""
+    """A fact as a dry run shows it: the type as its id and name, a long text cut short."""
     if isinstance(actual, tuple):
         return list(actual)
+    if isinstance(actual, str) and len(actual) > SHOWN_TEXT_MAX:
+        return actual[:SHOWN_TEXT_MAX] + "…"
     return actual
 
 
