@@ -67,6 +67,15 @@ async def auto_assign(tx: Tx, ticket: Ticket, ticket_type: TicketType) -> int | 
     mode = (await load_policies(tx)).assignment_for(ticket_type.settings)
     if mode is AssignmentMode.MANUAL:
         return None
+    return await assign_by_mode(tx, ticket, ticket_type, mode, cause="auto")
+
+
+async def assign_by_mode(tx: Tx, ticket: Ticket, ticket_type: TicketType, mode: AssignmentMode, *,
+                         cause: str) -> int | None:
+    """Choose the assignee of a loaded, locked ticket by round robin or load balancing among
+    the type's eligible staff, under the lock on the type's cursor (also for automation
+    rules). Returns the chosen member, or ``None`` when nobody is eligible; choosing the
+    current assignee changes nothing. Emits ``ticket.assigned`` with ``cause`` and the mode."""
     scope = f"type:{ticket_type.id}"
     cursor = await _lock_cursor(tx, scope)
     candidates = await eligible_staff(tx, ticket_type)
@@ -88,7 +97,10 @@ async def auto_assign(tx: Tx, ticket: Ticket, ticket_type: TicketType) -> int | 
         update(AssignmentCursor)
         .where(and_(AssignmentCursor.workspace_id == tx.workspace_id, AssignmentCursor.scope == scope))
         .values(last_member_id=chosen, updated_at=tx.now))
+    if ticket.assignee_id == chosen:
+        return chosen
+    before = ticket.assignee_id
     ticket.assignee_id = chosen
-    await tx.record(ev.TICKET_ASSIGNED, ticket=ticket, before={"assignee_id": None},
-                    after={"assignee_id": chosen}, cause="auto", mode=mode.value)
+    await tx.record(ev.TICKET_ASSIGNED, ticket=ticket, before={"assignee_id": before},
+                    after={"assignee_id": chosen}, cause=cause, mode=mode.value)
     return chosen

@@ -59,6 +59,11 @@ class Tx:
     types: dict[int, TicketType] = field(default_factory=dict)
     # The workspace's parsed policies, read once per transaction (see ``actions.timers``).
     policies: Policies | None = None
+    # Added to the payload of every event this transaction records (an automation rule's
+    # actions run in a copy of the Tx carrying its ``rule_id``).
+    event_tags: dict[str, Any] = field(default_factory=dict)
+    # Where the automation hook stands in ``events`` (``actions.automation``).
+    automation: Any = None
 
     @property
     def actor_kind(self) -> str:
@@ -78,6 +83,8 @@ class Tx:
     ) -> Event:
         """Append one event row. Every state change calls this exactly once per fact."""
         body: dict[str, Any] = dict(payload)
+        for key, value in self.event_tags.items():
+            body.setdefault(key, value)
         if ticket is not None:
             body.setdefault("ticket_number", ticket.number)
         if before is not None:

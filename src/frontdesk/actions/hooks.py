@@ -13,4 +13,7 @@ from frontdesk.actions.base import BeforeCommit
 
 def default_before_commit() -> list[BeforeCommit]:
     """The hooks a ``Desk`` runs unless it is given others."""
-    return []
+    from frontdesk.actions.automation import run_rules
+
+    # Automation first: it may append events, which the hooks after it then see.
+    return [run_rules]

@@ -20,6 +20,7 @@ from frontdesk.api.routers import close_requests as close_requests_router
 from frontdesk.api.routers import macro_suggestions as macro_suggestions_router
 from frontdesk.api.routers import macros as macros_router
 from frontdesk.api.routers import quality as quality_router
+from frontdesk.api.routers import rules as rules_router
 
 
 @asynccontextmanager
@@ -67,6 +68,7 @@ def create_app(desk: Desk, *, max_attachment_bytes: int = 25 * 1024 * 1024, run_
     app.include_router(analytics.router)
     app.include_router(macros_router.router)
     app.include_router(macro_suggestions_router.router)
+    app.include_router(rules_router.router)
 
     @app.get("/healthz", tags=["health"], summary="Liveness and database check")
     async def healthz() -> Any:

@@ -19,6 +19,7 @@ TeamId = Annotated[int, Path(ge=1, le=INT64_MAX)]
 TypeId = Annotated[int, Path(ge=1, le=INT64_MAX)]
 TokenId = Annotated[int, Path(ge=1, le=INT64_MAX)]
 FlagId = Annotated[int, Path(ge=1, le=INT64_MAX)]
+RuleId = Annotated[int, Path(ge=1, le=INT64_MAX)]
 
 IdFilter = Annotated[int | None, Query(ge=1, le=INT64_MAX)]
 

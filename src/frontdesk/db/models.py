@@ -541,3 +541,67 @@ class MacroMiningState(Base):
     workspace_id: Mapped[int] = mapped_column(BigId, ForeignKey("workspaces.id", ondelete="CASCADE"),
                                               primary_key=True)
     last_mined_at: Mapped[datetime | None]
+# --- automation rules (issue 4) ---
+
+
+class AutomationRule(Base):
+    """A rule: trigger, conditions and actions (``definition``, checked by ``domain.rules``).
+    ``version`` grows with every change, so a parsed copy cached by (id, version) stays right
+    in every process."""
+
+    __tablename__ = "automation_rules"
+    # Ids are never reused (SQLite would reuse the highest after a delete): the parsed-rule
+    # cache is keyed by (id, version).
+    __table_args__ = (Index("ix_automation_rules_ws_position", "workspace_id", "position"),
+                      {"sqlite_autoincrement": True})
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(BigId, ForeignKey("workspaces.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    position: Mapped[int] = mapped_column(Integer)
+    trigger: Mapped[str] = mapped_column(String(32))
+    definition: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    created_by_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("members.id", ondelete="SET NULL"))
+
+
+class AutomationRuleSet(Base):
+    """One row per workspace that has (or had) rules: ``version`` grows with every change to
+    any of its rules (a create, change, reorder or delete, in the same transaction), so the
+    automation hook reads one row to learn whether its cached list of rules is current."""
+
+    __tablename__ = "automation_rule_sets"
+
+    workspace_id: Mapped[int] = mapped_column(BigId, ForeignKey("workspaces.id", ondelete="CASCADE"),
+                                              primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    updated_at: Mapped[datetime]
+
+
+class RuleRun(Base):
+    """One rule that matched one event: what each action did, the error that undid them, or
+    why the chain stopped. Kept when the rule is deleted (``rule_id`` becomes null)."""
+
+    __tablename__ = "rule_runs"
+    __table_args__ = (
+        Index("ix_rule_runs_ticket_id_id", "ticket_id", "id"),
+        Index("ix_rule_runs_rule_id_id", "rule_id", "id"),
+        Index("ix_rule_runs_workspace_id_id", "workspace_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(BigId, ForeignKey("workspaces.id", ondelete="CASCADE"))
+    rule_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("automation_rules.id", ondelete="SET NULL"))
+    rule_name: Mapped[str] = mapped_column(String(100))
+    ticket_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("tickets.id", ondelete="CASCADE"))
+    event_id: Mapped[int | None] = mapped_column(BigId)
+    event_type: Mapped[str] = mapped_column(String(64))
+    trigger: Mapped[str] = mapped_column(String(32))
+    depth: Mapped[int] = mapped_column(Integer, default=0)
+    changes: Mapped[list[Any]] = mapped_column(default=list)
+    error: Mapped[str | None] = mapped_column(Text)
+    stopped: Mapped[str | None] = mapped_column(String(200))
+    occurred_at: Mapped[datetime]

@@ -68,5 +68,11 @@ MACRO_USED = "macro.used"
 MACRO_SUGGESTION_CREATED = "macro_suggestion.created"
 MACRO_SUGGESTION_ACCEPTED = "macro_suggestion.accepted"
 MACRO_SUGGESTION_DISMISSED = "macro_suggestion.dismissed"
+# Automation rules (issue 4). A rule's own actions write the usual events, each with the
+# rule's ``rule_id`` in its payload; ``notify_managers`` raises ``alert.raised`` of kind "rule".
+RULE_CREATED = "rule.created"
+RULE_UPDATED = "rule.updated"
+RULE_DELETED = "rule.deleted"
+RULES_REORDERED = "rule.reordered"
 
 ALL = frozenset(v for k, v in dict(globals()).items() if k.isupper() and isinstance(v, str) and "." in v)
