@@ -59,6 +59,8 @@ class Tx:
     types: dict[int, TicketType] = field(default_factory=dict)
     # The workspace's parsed policies, read once per transaction (see ``actions.timers``).
     policies: Policies | None = None
+    # How many outbox rows this transaction enqueued (``actions.outbox.enqueue``).
+    outbox_enqueued: int = 0
 
     @property
     def actor_kind(self) -> str:
@@ -129,7 +131,8 @@ class Desk:
 
             before_commit = default_before_commit()
         self.before_commit: list[BeforeCommit] = before_commit
-        # Called with the events of each committed transaction (in this process).
+        # Called with the events of each committed transaction (in this process) that appended
+        # events or enqueued outbox rows.
         self.after_commit: list[Callable[[list[Event]], None]] = []
 
     def _tx(self, session: AsyncSession, actor: Actor, workspace_id: int) -> Tx:
@@ -143,7 +146,7 @@ class Desk:
             tx = self._tx(session, actor, workspace_id)
             yield tx
             await self.run_before_commit(tx)
-        if tx.events:
+        if tx.events or tx.outbox_enqueued:
             for hook in self.after_commit:
                 hook(tx.events)
 

@@ -25,12 +25,16 @@ async def _worker_lifespan(app: FastAPI) -> AsyncIterator[None]:
     from frontdesk.worker.runner import Worker
 
     stop = asyncio.Event()
-    task = asyncio.create_task(Worker(app.state.desk).run_forever(stop), name="frontdesk-worker")
+    worker = Worker(app.state.desk)
+    # A commit that enqueued outbox rows wakes the outbox job: deliveries start right away.
+    app.state.desk.after_commit.append(worker.wake_outbox)
+    task = asyncio.create_task(worker.run_forever(stop), name="frontdesk-worker")
     try:
         yield
     finally:
         stop.set()
         await task
+        app.state.desk.after_commit.remove(worker.wake_outbox)
 
 
 DESCRIPTION = """

@@ -466,3 +466,33 @@ class AlertState(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=False)
     value: Mapped[float | None] = mapped_column(Float)
     changed_at: Mapped[datetime]
+
+
+# --- outbox and webhooks (issue 4) ---
+
+
+class OutboxItem(Base):
+    """A side effect outside the database, decided by a committed transaction and carried out
+    by the worker: a webhook delivery, a push to Jira, a Slack post. ``kind`` picks the handler;
+    ``key`` makes enqueueing idempotent. A claimed row has ``lease_until`` (and
+    ``next_attempt_at``) pushed past the time its worker needs; if the worker dies, the row
+    falls due again once the lease has passed."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        partial_index("ix_outbox_pending_next_attempt_at", ["next_attempt_at"], "status = 'pending'"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    workspace_id: Mapped[int] = ws_fk()
+    kind: Mapped[str] = mapped_column(String(64))
+    key: Mapped[str | None] = mapped_column(String(255), unique=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # pending, done, dead
+    status: Mapped[str] = mapped_column(String(8), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    lease_until: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    done_at: Mapped[datetime | None]

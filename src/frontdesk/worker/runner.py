@@ -9,7 +9,6 @@ it produced. Sweeps never sleep; the loop does.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -30,7 +29,7 @@ class Job:
 
 
 def default_jobs() -> list[Job]:
-    from frontdesk.worker import alerts, close_requests, sweeps
+    from frontdesk.worker import alerts, close_requests, outbox, sweeps
 
     return [
         Job("sla_breaches", sweeps.sla_breaches, every_seconds=15, limit=1000),
@@ -39,6 +38,8 @@ def default_jobs() -> list[Job]:
         Job("follow_ups", sweeps.follow_ups, every_seconds=60),
         Job("close_requests", close_requests.expire_close_requests, every_seconds=15),
         Job("alerts", alerts.manager_alerts, every_seconds=60),
+        # Woken right after a commit that enqueued rows (``Worker.wake``); the period is the fallback.
+        Job("outbox", outbox.outbox_job, every_seconds=1, limit=200),
     ]
 
 
@@ -46,6 +47,19 @@ def default_jobs() -> list[Job]:
 class Worker:
     desk: Desk
     jobs: list[Job] = field(default_factory=default_jobs)
+    _woken: set[str] = field(default_factory=set)
+    _wake: asyncio.Event | None = None
+
+    def wake(self, name: str) -> None:
+        """Run job ``name`` as soon as the loop is free instead of at its next period (the
+        outbox after a commit that enqueued rows). Call it from the loop's own thread."""
+        self._woken.add(name)
+        if self._wake is not None:
+            self._wake.set()
+
+    def wake_outbox(self, _events: object = None) -> None:
+        """``Desk.after_commit`` hook: commits in this process wake the outbox job."""
+        self.wake("outbox")
 
     async def run_once(self) -> dict[str, int]:
         """Run every job once, draining each (it repeats while it keeps finding a full batch)."""
@@ -67,8 +81,13 @@ class Worker:
         and retried on its next period; it never stops the others."""
         stop = stop or asyncio.Event()
         loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
         next_run = {job.name: loop.time() for job in self.jobs}
         while not stop.is_set():
+            for name in self._woken & set(next_run):
+                next_run[name] = loop.time()
+            self._woken.clear()
+            self._wake.clear()
             for job in self.jobs:
                 if loop.time() < next_run[job.name] or stop.is_set():
                     continue
@@ -82,5 +101,11 @@ class Worker:
                     log.exception("sweep failed", extra={"sweep": job.name})
                 next_run[job.name] = loop.time() + job.every_seconds
             wake = min(next_run.values()) - loop.time()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=max(0.05, wake))
+            if self._woken:
+                continue
+            waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())]
+            try:
+                await asyncio.wait(waiters, timeout=max(0.01, wake), return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for waiter in waiters:
+                    waiter.cancel()
