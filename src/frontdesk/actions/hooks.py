@@ -13,4 +13,7 @@ from frontdesk.actions.base import BeforeCommit
 
 def default_before_commit() -> list[BeforeCommit]:
     """The hooks a ``Desk`` runs unless it is given others."""
-    return []
+    from frontdesk.actions import webhooks
+
+    # Last: webhooks only read events, so they see those every earlier hook appended.
+    return [webhooks.deliver_events]

@@ -18,6 +18,7 @@ from frontdesk.api.auth import ActorCache
 from frontdesk.api.routers import analytics, conversations, queue, tickets, transcripts, workspace
 from frontdesk.api.routers import close_requests as close_requests_router
 from frontdesk.api.routers import quality as quality_router
+from frontdesk.api.routers import webhooks as webhooks_router
 
 
 @asynccontextmanager
@@ -67,6 +68,7 @@ def create_app(desk: Desk, *, max_attachment_bytes: int = 25 * 1024 * 1024, run_
     app.include_router(close_requests_router.router)
     app.include_router(quality_router.router)
     app.include_router(analytics.router)
+    app.include_router(webhooks_router.router)
 
     @app.get("/healthz", tags=["health"], summary="Liveness and database check")
     async def healthz() -> Any:

@@ -60,4 +60,12 @@ QUALITY_FLAG_RESOLVED = "quality_flag.resolved"
 ALERT_RAISED = "alert.raised"
 ALERT_CLEARED = "alert.cleared"
 
+# --- webhooks (issue 4): changes to endpoints; never carry a signing secret ---
+WEBHOOK_CREATED = "webhook.created"
+WEBHOOK_UPDATED = "webhook.updated"
+WEBHOOK_DELETED = "webhook.deleted"
+WEBHOOK_SECRET_ROTATED = "webhook.secret_rotated"
+# The endpoint answered 410 Gone: disabled, its pending deliveries stopped.
+WEBHOOK_DISABLED = "webhook.disabled"
+
 ALL = frozenset(v for k, v in dict(globals()).items() if k.isupper() and isinstance(v, str) and "." in v)

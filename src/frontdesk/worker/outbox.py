@@ -41,7 +41,7 @@ log = logging.getLogger("frontdesk.outbox")
 SYSTEM = Actor.system()
 ERROR_MAX = 2000
 # Modules whose import registers their handlers on ``registry`` (connectors add theirs here).
-HANDLER_MODULES: list[str] = []
+HANDLER_MODULES: list[str] = ["frontdesk.worker.webhooks"]
 
 
 # --- outcomes ------------------------------------------------------------------------------------------------
@@ -56,7 +56,7 @@ class Outcome:
     attempt log or disabling a receiver that is gone. The before-commit hooks run over any
     events it records."""
 
-    status: str  # done, retry, dead
+    status: str  # done, retry, dead, defer
     after_seconds: float | None = None
     error: str | None = None
     effect: Effect | None = None
@@ -74,6 +74,12 @@ def retry(*, after: float | None = None, error: str | None = None, effect: Effec
 
 def dead(error: str, *, effect: Effect | None = None) -> Outcome:
     return Outcome("dead", error=error, effect=effect)
+
+
+def defer(after: float) -> Outcome:
+    """Not attempted (the receiver already has as many deliveries in flight as it may): put
+    the row back, due in ``after`` seconds, without counting an attempt."""
+    return Outcome("defer", after_seconds=after)
 
 
 # --- retry policies ------------------------------------------------------------------------------------------
@@ -194,22 +200,27 @@ async def deliver_due(desk: Desk, *, limit: int, concurrency: int = 32, handlers
         return 0
     gate = asyncio.Semaphore(max(1, concurrency))
 
-    async def attempt(item: OutboxItem) -> Outcome:
-        registration = handlers.handlers[item.kind]
+    async def gated(item: OutboxItem) -> Outcome:
         async with gate:
-            try:
-                return await asyncio.wait_for(registration.handler(desk, item), registration.retry.timeout)
-            except asyncio.CancelledError:
-                raise
-            except TimeoutError:
-                return retry(error=f"the handler took longer than {registration.retry.timeout:g} s")
-            except Exception as exc:  # noqa: BLE001 - a failed attempt, recorded and retried
-                log.exception("outbox handler failed", extra={"kind": item.kind, "outbox_id": item.id})
-                return retry(error=f"{type(exc).__name__}: {exc}")
+            return await attempt(desk, item, handlers)
 
-    outcomes = await asyncio.gather(*(attempt(item) for item in items))
+    outcomes = await asyncio.gather(*(gated(item) for item in items))
     await record_outcomes(desk, list(zip(items, outcomes, strict=True)), handlers=handlers)
     return len(items)
+
+
+async def attempt(desk: Desk, item: OutboxItem, handlers: Registry) -> Outcome:
+    """Run the handler of one claimed row, bounded by its policy's timeout; never raises."""
+    registration = handlers.handlers[item.kind]
+    try:
+        return await asyncio.wait_for(registration.handler(desk, item), registration.retry.timeout)
+    except asyncio.CancelledError:
+        raise
+    except TimeoutError:
+        return retry(error=f"the handler took longer than {registration.retry.timeout:g} s")
+    except Exception as exc:  # noqa: BLE001 - a failed attempt, recorded and retried
+        log.exception("outbox handler failed", extra={"kind": item.kind, "outbox_id": item.id})
+        return retry(error=f"{type(exc).__name__}: {exc}")
 
 
 async def record_outcomes(desk: Desk, results: list[tuple[OutboxItem, Outcome]], *,
@@ -239,6 +250,9 @@ def _outcome_values(item: OutboxItem, outcome: Outcome, policy: RetryPolicy, now
     error = outcome.error[:ERROR_MAX] if outcome.error else None
     if outcome.status == "done":
         return {"status": "done", "done_at": now, "lease_until": None, "last_error": None}
+    if outcome.status == "defer":
+        return {"status": "pending", "next_attempt_at": now + timedelta(seconds=outcome.after_seconds or 1.0),
+                "lease_until": None, "attempts": OutboxItem.attempts - 1}
     wait = policy.delay_after(item.attempts) if outcome.status == "retry" else None
     if wait is None:
         return {"status": "dead", "lease_until": None, "last_error": error or "gave up"}
@@ -267,5 +281,97 @@ def _default_registry() -> Registry:
 
 
 async def outbox_job(desk: Desk, *, limit: int) -> int:
-    """The worker job (``worker/runner.py``)."""
+    """The worker job as a sweep (``frontdesk worker --once``): one pass."""
     return await deliver_due(desk, limit=limit)
+
+
+class OutboxPump:
+    """The outbox in a long-running worker: claims due rows whenever a slot is free and runs
+    each on its own, so a slow receiver holds only its own slots, never a whole pass (and
+    never the sweeps beside it). Outcomes are written in batches, one transaction for all
+    that finished while the previous batch was being written."""
+
+    def __init__(self, desk: Desk, *, concurrency: int = 128, claim_limit: int = 200, period: float = 1.0,
+                 handlers: Registry | None = None) -> None:
+        self.desk = desk
+        self.concurrency = concurrency
+        self.claim_limit = claim_limit
+        self.period = period
+        self.handlers = handlers
+        self._wake = asyncio.Event()
+        self._slot_freed = asyncio.Event()
+        self._finished: list[tuple[OutboxItem, Outcome]] = []
+        self._has_finished = asyncio.Event()
+        self._inflight: set[asyncio.Task[None]] = set()
+        self.delivered = 0
+
+    def wake(self) -> None:
+        """Claim now: a commit enqueued rows."""
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        handlers = self.handlers or _default_registry()
+        recorder = asyncio.create_task(self._record_until(stop), name="frontdesk-outbox-recorder")
+        try:
+            while not stop.is_set():
+                free = self.concurrency - len(self._inflight)
+                want = min(free, self.claim_limit)
+                claimed: list[OutboxItem] = []
+                if want > 0:
+                    self._wake.clear()
+                    try:
+                        claimed = await claim_due(self.desk, limit=want, handlers=handlers)
+                    except asyncio.CancelledError:
+                        raise
+                    except Exception:
+                        log.exception("outbox claim failed")
+                    for item in claimed:
+                        task = asyncio.create_task(self._carry_out(item, handlers))
+                        self._inflight.add(task)
+                if claimed and len(claimed) == want:
+                    continue
+                self._slot_freed.clear()
+                waits = [stop.wait(), self._wake.wait()] + ([self._slot_freed.wait()] if want <= 0 else [])
+                await _first_of(waits, at_most=self.period)
+            if self._inflight:
+                await asyncio.wait(self._inflight)
+        finally:
+            await recorder
+
+    async def _carry_out(self, item: OutboxItem, handlers: Registry) -> None:
+        try:
+            outcome = await attempt(self.desk, item, handlers)
+            self._finished.append((item, outcome))
+            self._has_finished.set()
+        finally:
+            self._inflight.discard(asyncio.current_task())  # type: ignore[arg-type]
+            self._slot_freed.set()
+
+    async def _record_until(self, stop: asyncio.Event) -> None:
+        handlers = self.handlers or _default_registry()
+        while True:
+            if not self._finished:
+                if stop.is_set() and not self._inflight:
+                    return
+                self._has_finished.clear()
+                waits = [self._has_finished.wait()] + ([] if stop.is_set() else [stop.wait()])
+                await _first_of(waits, at_most=self.period)
+                continue
+            batch, self._finished = self._finished, []
+            try:
+                await record_outcomes(self.desk, batch, handlers=handlers)
+                self.delivered += len(batch)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # The rows stay leased; once the lease runs out they are delivered again.
+                log.exception("recording outbox outcomes failed", extra={"count": len(batch)})
+
+
+async def _first_of(waits: list[Awaitable[Any]], *, at_most: float) -> None:
+    tasks = [asyncio.ensure_future(w) for w in waits]
+    try:
+        await asyncio.wait(tasks, timeout=at_most, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
