@@ -47,6 +47,8 @@ class Receiver:
     scripts: dict[str, list[Reply | str]] = field(default_factory=dict)
     requests: list[Received] = field(default_factory=list)
     log_path: str | None = None
+    # Seconds each answer waits (a receiver that takes its time, as real ones do).
+    delay: float = 0.0
     port: int = 0
     _server: asyncio.base_events.Server | None = None
     _handlers: set[asyncio.Task[None]] = field(default_factory=set)
@@ -121,6 +123,8 @@ class Receiver:
                 if self.log_path:
                     self._log(received)
                 reply = self._next_reply(path)
+                if self.delay:
+                    await asyncio.sleep(self.delay)
                 if reply == HANG:
                     await self._closing.wait()
                     return
@@ -152,8 +156,8 @@ class Receiver:
             out.write(json.dumps(line) + "\n")
 
 
-async def _main(port: int, log: str | None, ready: str | None) -> None:
-    receiver = await Receiver(port=port, log_path=log).start()
+async def _main(port: int, log: str | None, ready: str | None, delay: float) -> None:
+    receiver = await Receiver(port=port, log_path=log, delay=delay).start()
     if ready:
         Path(ready).write_text(str(receiver.port), encoding="utf-8")  # noqa: ASYNC240 - once, at start
     await asyncio.Event().wait()
@@ -164,6 +168,7 @@ if __name__ == "__main__":
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--log", help="append one JSON line per request to this file")
     parser.add_argument("--ready", help="write the port to this file once listening")
+    parser.add_argument("--delay", type=float, default=0.0, help="seconds each answer waits")
     args = parser.parse_args()
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_main(args.port, args.log, args.ready))
+        asyncio.run(_main(args.port, args.log, args.ready, args.delay))

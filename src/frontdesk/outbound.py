@@ -133,18 +133,95 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         await self._inner.sleep(seconds)
 
 
+class IdlePool:
+    """Keep-alive connections by origin, for httpx's transport in place of httpcore's pool,
+    which rescans every connection for every queued request (quadratic at a few dozen
+    deliveries in flight). A request takes an idle connection of its origin that is still
+    open, or opens one; the connection goes back when its answer is closed."""
+
+    def __init__(self, *, ssl_context: Any, network_backend: httpcore.AsyncNetworkBackend,
+                 max_idle_per_origin: int = 64, keepalive_expiry: float = 30.0) -> None:
+        self._ssl_context = ssl_context
+        self._backend = network_backend
+        self._max_idle = max_idle_per_origin
+        self._expiry = keepalive_expiry
+        self._idle: dict[tuple[bytes, bytes, int], list[httpcore.AsyncHTTPConnection]] = {}
+
+    def _take(self, key: tuple[bytes, bytes, int]) -> httpcore.AsyncHTTPConnection | None:
+        idle = self._idle.get(key)
+        while idle:
+            connection = idle.pop()
+            if connection.is_idle() and not connection.has_expired():
+                return connection
+        return None
+
+    async def handle_async_request(self, request: httpcore.Request) -> httpcore.Response:
+        origin = request.url.origin
+        key = (origin.scheme, origin.host, origin.port)
+        connection = self._take(key) or httpcore.AsyncHTTPConnection(
+            origin=origin, ssl_context=self._ssl_context, keepalive_expiry=self._expiry,
+            network_backend=self._backend)
+        try:
+            response = await connection.handle_async_request(request)
+        except BaseException:
+            await connection.aclose()
+            raise
+        return httpcore.Response(status=response.status, headers=response.headers,
+                                 content=_GivesBack(response, connection, self, key),
+                                 extensions=response.extensions)
+
+    async def give_back(self, key: tuple[bytes, bytes, int], connection: httpcore.AsyncHTTPConnection) -> None:
+        idle = self._idle.setdefault(key, [])
+        if connection.is_idle() and len(idle) < self._max_idle:
+            idle.append(connection)
+        else:
+            await connection.aclose()
+
+    async def aclose(self) -> None:
+        idle, self._idle = self._idle, {}
+        for connections in idle.values():
+            for connection in connections:
+                await connection.aclose()
+
+    async def __aenter__(self) -> IdlePool:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+class _GivesBack:
+    def __init__(self, response: httpcore.Response, connection: httpcore.AsyncHTTPConnection, pool: IdlePool,
+                 key: tuple[bytes, bytes, int]) -> None:
+        self._stream: Any = response.stream
+        self._connection = connection
+        self._pool = pool
+        self._key = key
+        self._closed = False
+
+    async def __aiter__(self) -> Any:
+        async for part in self._stream:
+            yield part
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if hasattr(self._stream, "aclose"):
+                await self._stream.aclose()
+        finally:
+            await self._pool.give_back(self._key, self._connection)
+
+
 class GuardedTransport(httpx.AsyncHTTPTransport):
-    def __init__(self, *, allow_private: bool, limits: httpx.Limits) -> None:
-        super().__init__(trust_env=False, limits=limits)
-        # httpx builds its httpcore pool without a way to pass a network backend; this is
-        # the same pool with ours.
-        self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(trust_env=False),
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
-            network_backend=GuardedBackend(allow_private=allow_private),
-        )
+    def __init__(self, *, allow_private: bool, max_idle_per_origin: int = 64) -> None:
+        super().__init__(trust_env=False)
+        # httpx's transport maps requests, answers and errors; the pool under it is ours,
+        # with our network backend (httpx offers no way to pass one).
+        self._pool = IdlePool(ssl_context=httpx.create_ssl_context(trust_env=False),  # type: ignore[assignment]
+                              network_backend=GuardedBackend(allow_private=allow_private),
+                              max_idle_per_origin=max_idle_per_origin)
 
 
 _clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[bool, httpx.AsyncClient]] = (
@@ -158,9 +235,8 @@ def client(policy: OutboundPolicy) -> httpx.AsyncClient:
     per_loop = _clients.setdefault(loop, {})
     found = per_loop.get(policy.allow_private)
     if found is None or found.is_closed:
-        limits = httpx.Limits(max_connections=512, max_keepalive_connections=128, keepalive_expiry=30)
         found = per_loop[policy.allow_private] = httpx.AsyncClient(
-            transport=GuardedTransport(allow_private=policy.allow_private, limits=limits),
+            transport=GuardedTransport(allow_private=policy.allow_private),
             follow_redirects=False, trust_env=False,
             headers={"user-agent": "frontdesk-webhooks/1"})
     return found

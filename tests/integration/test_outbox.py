@@ -16,7 +16,7 @@ from frontdesk.db.models import Event, OutboxItem
 from frontdesk.db.session import Database
 from frontdesk.domain.errors import ValidationFailed
 from frontdesk.worker import outbox as ob
-from frontdesk.worker.runner import Worker, default_jobs
+from frontdesk.worker.runner import Job, Worker, default_jobs
 from tests.integration.helpers import count, fetch
 
 RETRY = ob.RetryPolicy(delays=(10, 60, 600), jitter=0.0, timeout=5)
@@ -242,9 +242,31 @@ async def test_the_worker_runs_the_outbox_and_a_commit_wakes_it(world):
 
 
 def ob_job(handlers, *, every):  # type: ignore[no-untyped-def]
-    from frontdesk.worker.runner import Job
-
     async def sweep(desk, *, limit):  # type: ignore[no-untyped-def]
         return await ob.deliver_due(desk, limit=limit, handlers=handlers)
 
     return Job("outbox", sweep, every_seconds=every, limit=50)
+
+
+async def test_the_running_pump_delivers_as_soon_as_a_commit_wakes_it(world):
+    handlers, seen = recording_registry()
+    pump = ob.OutboxPump(world.desk, period=3600, handlers=handlers)
+    worker = Worker(world.desk, jobs=[Job("outbox", lambda desk, *, limit: ob.deliver_due(desk, limit=limit),
+                                          background=lambda desk: pump)])
+    world.desk.after_commit.append(worker.wake_outbox)
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run_forever(stop))
+    try:
+        for _ in range(100):  # the pump's first look, at start-up, finds nothing
+            await asyncio.sleep(0.01)
+        await enqueue_some(world, 3)
+        for _ in range(500):
+            if len(seen) == 3 and pump.delivered == 3:
+                break
+            await asyncio.sleep(0.01)
+        assert sorted(seen) == [("k-0", 1), ("k-1", 1), ("k-2", 1)], "delivered long before the hour-long period"
+        assert pump.delivered == 3
+    finally:
+        stop.set()
+        await task
+    assert {r.status for r in await rows(world)} == {"done"}

@@ -208,7 +208,11 @@ async def _ticket_shapes(tx: Tx, ticket_ids: set[int]) -> dict[int, dict[str, An
 
     if not ticket_ids:
         return {}
-    tickets = list((await tx.session.execute(select(Ticket).where(Ticket.id.in_(ticket_ids)))).scalars())
+    # The tickets this transaction changed are loaded already, as they stand now.
+    tickets = [t for t in tx.locked_tickets.values() if t.id in ticket_ids]
+    missing = ticket_ids - {t.id for t in tickets}
+    if missing:
+        tickets += list((await tx.session.execute(select(Ticket).where(Ticket.id.in_(missing)))).scalars())
     shown = [t for t in tickets if not t.lockdown]
     viewer = dataclasses.replace(tx, actor=WEBHOOK_VIEWER)
     shapes: dict[int, dict[str, Any] | None] = {t.id: None for t in tickets}

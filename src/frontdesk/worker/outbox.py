@@ -30,10 +30,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Text, bindparam, func, select, update
 
 from frontdesk.actions.base import Desk, Tx
 from frontdesk.db.models import OutboxItem
+from frontdesk.db.types import UtcDateTime
 from frontdesk.domain.permissions import Actor
 
 log = logging.getLogger("frontdesk.outbox")
@@ -60,20 +61,24 @@ class Outcome:
     after_seconds: float | None = None
     error: str | None = None
     effect: Effect | None = None
+    # New ORM rows to insert with the outcome (an attempt log): batched with every other
+    # outcome's, cheaper than an effect.
+    rows: tuple[Any, ...] = ()
 
 
-def done(*, effect: Effect | None = None) -> Outcome:
-    return Outcome("done", effect=effect)
+def done(*, effect: Effect | None = None, rows: tuple[Any, ...] = ()) -> Outcome:
+    return Outcome("done", effect=effect, rows=rows)
 
 
-def retry(*, after: float | None = None, error: str | None = None, effect: Effect | None = None) -> Outcome:
+def retry(*, after: float | None = None, error: str | None = None, effect: Effect | None = None,
+          rows: tuple[Any, ...] = ()) -> Outcome:
     """Try again: after ``after`` seconds when the other side said when (Retry-After), else on
     the policy's schedule. The last attempt of the policy turns a retry into ``dead``."""
-    return Outcome("retry", after_seconds=after, error=error, effect=effect)
+    return Outcome("retry", after_seconds=after, error=error, effect=effect, rows=rows)
 
 
-def dead(error: str, *, effect: Effect | None = None) -> Outcome:
-    return Outcome("dead", error=error, effect=effect)
+def dead(error: str, *, effect: Effect | None = None, rows: tuple[Any, ...] = ()) -> Outcome:
+    return Outcome("dead", error=error, effect=effect, rows=rows)
 
 
 def defer(after: float) -> Outcome:
@@ -126,10 +131,16 @@ DEFAULT_RETRY = RetryPolicy.exponential(first=10, cap=3600, attempts=10)
 Handler = Callable[[Desk, OutboxItem], Awaitable[Outcome]]
 
 
+# Called once per claimed batch with that batch's rows of the kind, before their handlers:
+# to load what the handlers need in one query instead of one each.
+Prepare = Callable[[Desk, list[OutboxItem]], Awaitable[None]]
+
+
 @dataclass(frozen=True)
 class Registration:
     handler: Handler
     retry: RetryPolicy
+    prepare: Prepare | None = None
 
 
 @dataclass
@@ -138,8 +149,9 @@ class Registry:
 
     handlers: dict[str, Registration] = field(default_factory=dict)
 
-    def register(self, kind: str, handler: Handler, *, retry: RetryPolicy = DEFAULT_RETRY) -> None:
-        self.handlers[kind] = Registration(handler, retry)
+    def register(self, kind: str, handler: Handler, *, retry: RetryPolicy = DEFAULT_RETRY,
+                 prepare: Prepare | None = None) -> None:
+        self.handlers[kind] = Registration(handler, retry, prepare)
 
     def unregister(self, kind: str) -> None:
         self.handlers.pop(kind, None)
@@ -188,7 +200,23 @@ async def claim_due(desk: Desk, *, limit: int, handlers: Registry | None = None)
                  .returning(OutboxItem).execution_options(synchronize_session=False))
     async with desk.db.transaction() as session:
         items = list((await session.execute(statement)).scalars().all())
+    await _prepare(desk, items, handlers)
     return items
+
+
+async def _prepare(desk: Desk, items: list[OutboxItem], handlers: Registry) -> None:
+    by_kind: dict[str, list[OutboxItem]] = {}
+    for item in items:
+        by_kind.setdefault(item.kind, []).append(item)
+    for kind, batch in by_kind.items():
+        registration = handlers.handlers.get(kind)
+        if registration is not None and registration.prepare is not None:
+            try:
+                await registration.prepare(desk, batch)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - the handlers load what they need themselves
+                log.exception("outbox prepare failed", extra={"kind": kind})
 
 
 async def deliver_due(desk: Desk, *, limit: int, concurrency: int = 32, handlers: Registry | None = None) -> int:
@@ -225,41 +253,76 @@ async def attempt(desk: Desk, item: OutboxItem, handlers: Registry) -> Outcome:
 
 async def record_outcomes(desk: Desk, results: list[tuple[OutboxItem, Outcome]], *,
                           handlers: Registry | None = None) -> None:
-    """Write what became of each claimed row, in one transaction. A row whose lease this
-    worker no longer holds (it ran out and another worker claimed the row) is left to that
-    worker; its effect (the attempt log) is still written."""
+    """Write what became of each claimed row, in one transaction: one statement for every
+    row's new state, one insert for the rows outcomes bring (attempt logs), then the effects.
+    A row whose lease this worker no longer holds (it ran out and another worker claimed the
+    row) is left to that worker; its attempt log is still written."""
     handlers = handlers or _default_registry()
+    if not results:
+        return
     now = desk.clock.now()
+    params = []
+    for item, outcome in results:
+        policy = handlers.handlers[item.kind].retry if item.kind in handlers.handlers else DEFAULT_RETRY
+        values = _outcome_values(item, outcome, policy, now)
+        params.append({"b_id": item.id, "b_lease": item.lease_until, **values})
+        if values["b_status"] == "dead":
+            log.warning("outbox item dead", extra={"kind": item.kind, "outbox_id": item.id,
+                                                   "attempts": item.attempts, "error": values["b_error"]})
     async with desk.db.transaction() as session:
+        await session.execute(_RECORD, params)
+        rows = [row for _, outcome in results for row in outcome.rows]
+        if rows:
+            await _add_rows(session, rows)
         for item, outcome in results:
-            policy = handlers.handlers[item.kind].retry if item.kind in handlers.handlers else DEFAULT_RETRY
-            values = _outcome_values(item, outcome, policy, now)
-            await session.execute(
-                update(OutboxItem)
-                .where(OutboxItem.id == item.id, OutboxItem.status == "pending",
-                       OutboxItem.lease_until == item.lease_until)
-                .values(**values).execution_options(synchronize_session=False))
-            if values["status"] == "dead":
-                log.warning("outbox item dead", extra={"kind": item.kind, "outbox_id": item.id,
-                                                       "attempts": item.attempts, "error": values["last_error"]})
             if outcome.effect is not None:
                 await _run_effect(desk, session, item, outcome.effect, now)
 
 
+_table = OutboxItem.__table__
+_RECORD = (
+    update(_table)
+    .where(_table.c.id == bindparam("b_id"), _table.c.status == "pending", _table.c.lease_until == bindparam("b_lease"))
+    .values(status=bindparam("b_status"),
+            next_attempt_at=func.coalesce(bindparam("b_next", type_=UtcDateTime()), _table.c.next_attempt_at),
+            lease_until=None, last_error=bindparam("b_error", type_=Text()),
+            done_at=bindparam("b_done", type_=UtcDateTime()), attempts=_table.c.attempts - bindparam("b_undo"))
+)
+
+
 def _outcome_values(item: OutboxItem, outcome: Outcome, policy: RetryPolicy, now: datetime) -> dict[str, Any]:
     error = outcome.error[:ERROR_MAX] if outcome.error else None
+    values: dict[str, Any] = {"b_status": "pending", "b_next": None, "b_error": error, "b_done": None, "b_undo": 0}
     if outcome.status == "done":
-        return {"status": "done", "done_at": now, "lease_until": None, "last_error": None}
+        return {**values, "b_status": "done", "b_done": now, "b_error": None}
     if outcome.status == "defer":
-        return {"status": "pending", "next_attempt_at": now + timedelta(seconds=outcome.after_seconds or 1.0),
-                "lease_until": None, "attempts": OutboxItem.attempts - 1}
+        # Not attempted: the claim's count is taken back.
+        return {**values, "b_next": now + timedelta(seconds=outcome.after_seconds or 1.0), "b_undo": 1,
+                "b_error": item.last_error}
     wait = policy.delay_after(item.attempts) if outcome.status == "retry" else None
     if wait is None:
-        return {"status": "dead", "lease_until": None, "last_error": error or "gave up"}
+        return {**values, "b_status": "dead", "b_error": error or "gave up"}
     if outcome.after_seconds is not None:
         wait = max(0.0, outcome.after_seconds)
-    return {"status": "pending", "next_attempt_at": now + timedelta(seconds=wait), "lease_until": None,
-            "last_error": error}
+    return {**values, "b_next": now + timedelta(seconds=wait)}
+
+
+async def _add_rows(session: Any, rows: list[Any]) -> None:
+    # One flush for all; if it fails (a row's parent was deleted meanwhile), each row on its own.
+    try:
+        async with session.begin_nested():
+            session.add_all(rows)
+            await session.flush()
+        return
+    except Exception:  # noqa: BLE001 - retried row by row below
+        pass
+    for row in rows:
+        try:
+            async with session.begin_nested():
+                session.add(row)
+                await session.flush()
+        except Exception:  # noqa: BLE001 - that row is dropped, the others are kept
+            log.warning("outbox outcome row dropped", extra={"row": type(row).__name__})
 
 
 async def _run_effect(desk: Desk, session: Any, item: OutboxItem, effect: Effect, now: datetime) -> None:

@@ -103,15 +103,38 @@ async def post(url: str, body: bytes, headers: dict[str, str], policy: OutboundP
     return answer
 
 
-async def deliver_webhook(desk: Desk, item: OutboxItem) -> ob.Outcome:
+# Deliveries and endpoints loaded for a claimed batch (``prepare``), taken by the handler.
+_prepared: dict[int, tuple[WebhookDelivery, WebhookEndpoint] | None] = {}
+
+
+def _with_endpoint():  # type: ignore[no-untyped-def]
+    return (select(WebhookDelivery, WebhookEndpoint)
+            .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id))
+
+
+async def prepare_batch(desk: Desk, items: list[OutboxItem]) -> None:
+    """One query for a claimed batch's deliveries and endpoints."""
+    ids = [item.id for item in items]
     async with desk.db.reading() as session:
-        row = (await session.execute(
-            select(WebhookDelivery, WebhookEndpoint)
-            .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
-            .where(WebhookDelivery.outbox_id == item.id))).first()
-    if row is None:
+        rows = (await session.execute(_with_endpoint().where(WebhookDelivery.outbox_id.in_(ids)))).all()
+    found = {delivery.outbox_id: (delivery, endpoint) for delivery, endpoint in rows}
+    for outbox_id in ids:
+        _prepared[outbox_id] = found.get(outbox_id)
+
+
+async def _load(desk: Desk, item: OutboxItem) -> tuple[WebhookDelivery, WebhookEndpoint] | None:
+    if item.id in _prepared:
+        return _prepared.pop(item.id)
+    async with desk.db.reading() as session:
+        row = (await session.execute(_with_endpoint().where(WebhookDelivery.outbox_id == item.id))).first()
+    return (row[0], row[1]) if row is not None else None
+
+
+async def deliver_webhook(desk: Desk, item: OutboxItem) -> ob.Outcome:
+    loaded = await _load(desk, item)
+    if loaded is None:
         return ob.dead("the delivery or its webhook was deleted")
-    delivery, endpoint = row
+    delivery, endpoint = loaded
     if not endpoint.enabled:
         return ob.dead(f"webhook {endpoint.id} is disabled")
     if _in_flight.get(endpoint.id, 0) >= PER_ENDPOINT_IN_FLIGHT:
@@ -135,37 +158,26 @@ async def deliver_webhook(desk: Desk, item: OutboxItem) -> ob.Outcome:
         _in_flight[endpoint.id] -= 1
         if not _in_flight[endpoint.id]:
             del _in_flight[endpoint.id]
-    log_attempt = _attempt_logger(delivery.id, item.attempts, started_at, answer)
+    logged = (WebhookAttempt(delivery_id=delivery.id, attempt=item.attempts, started_at=started_at,
+                             status_code=answer.status_code, latency_ms=answer.latency_ms,
+                             response_excerpt=answer.excerpt, error=answer.error),)
     if answer.status_code is None:
-        return ob.retry(error=answer.error, effect=log_attempt)
+        return ob.retry(error=answer.error, rows=logged)
     verdict = wh.judge(answer.status_code, item.attempts, answer.retry_after, now=started_at)
     if verdict.status == "done":
-        return ob.done(effect=log_attempt)
+        return ob.done(rows=logged)
     if verdict.gone:
-        return ob.dead(verdict.reason, effect=_gone(log_attempt, endpoint.id, verdict.reason))
+        return ob.dead(verdict.reason, rows=logged, effect=_disable(endpoint.id, verdict.reason))
     if verdict.status == "dead":
-        return ob.dead(verdict.reason, effect=log_attempt)
-    return ob.retry(after=verdict.after, error=verdict.reason, effect=log_attempt)
+        return ob.dead(verdict.reason, rows=logged)
+    return ob.retry(after=verdict.after, error=verdict.reason, rows=logged)
 
 
-def _attempt_logger(delivery_id: int, attempt: int, started_at: datetime, answer: Answer) -> ob.Effect:
-    async def log_attempt(tx: Tx) -> None:
-        # Inserted without reading the delivery first: one deleted meanwhile (with its
-        # webhook) fails the foreign key, and the savepoint drops just this row.
-        tx.session.add(WebhookAttempt(delivery_id=delivery_id, attempt=attempt, started_at=started_at,
-                                      status_code=answer.status_code, latency_ms=answer.latency_ms,
-                                      response_excerpt=answer.excerpt, error=answer.error))
-        await tx.session.flush()
-
-    return log_attempt
-
-
-def _gone(log_attempt: ob.Effect, endpoint_id: int, reason: str) -> ob.Effect:
+def _disable(endpoint_id: int, reason: str) -> ob.Effect:
     async def effect(tx: Tx) -> None:
-        await log_attempt(tx)
         await disable_gone_webhook(tx, endpoint_id, reason=reason)
 
     return effect
 
 
-ob.register(OUTBOX_KIND, deliver_webhook, retry=RETRY)
+ob.register(OUTBOX_KIND, deliver_webhook, retry=RETRY, prepare=prepare_batch)
