@@ -215,11 +215,12 @@ class _GivesBack:
 
 
 class GuardedTransport(httpx.AsyncHTTPTransport):
-    def __init__(self, *, allow_private: bool, max_idle_per_origin: int = 64) -> None:
+    def __init__(self, *, allow_private: bool, max_idle_per_origin: int = 64, ssl_context: Any = None) -> None:
         super().__init__(trust_env=False)
         # httpx's transport maps requests, answers and errors; the pool under it is ours,
         # with our network backend (httpx offers no way to pass one).
-        self._pool = IdlePool(ssl_context=httpx.create_ssl_context(trust_env=False),  # type: ignore[assignment]
+        context = ssl_context or httpx.create_ssl_context(trust_env=False)
+        self._pool = IdlePool(ssl_context=context,  # type: ignore[assignment]
                               network_backend=GuardedBackend(allow_private=allow_private),
                               max_idle_per_origin=max_idle_per_origin)
 
