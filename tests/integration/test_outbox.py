@@ -270,3 +270,50 @@ async def test_the_running_pump_delivers_as_soon_as_a_commit_wakes_it(world):
         stop.set()
         await task
     assert {r.status for r in await rows(world)} == {"done"}
+
+
+async def test_the_pump_runs_only_so_many_rows_of_one_lane_and_the_others_pass_it(world):
+    release = asyncio.Event()
+    running: dict[str, int] = {"slow": 0}
+    most = {"slow": 0}
+    fast_done: list[str] = []
+
+    async def handler(desk, item):  # type: ignore[no-untyped-def]
+        if item.lane == "slow":
+            running["slow"] += 1
+            most["slow"] = max(most["slow"], running["slow"])
+            try:
+                await release.wait()
+            finally:
+                running["slow"] -= 1
+        else:
+            fast_done.append(item.key)
+        return ob.done()
+
+    handlers = ob.Registry()
+    handlers.register("test.effect", handler, retry=RETRY)
+    async with world.tx("system") as tx:
+        for i in range(20):
+            await enqueue(tx, "test.effect", {}, key=f"slow-{i}", lane="slow")
+        for i in range(10):
+            await enqueue(tx, "test.effect", {}, key=f"fast-{i}", lane=f"fast-{i % 3}")
+    pump = ob.OutboxPump(world.desk, concurrency=12, per_lane=3, period=0.05, handlers=handlers)
+    stop = asyncio.Event()
+    task = asyncio.create_task(pump.run(stop))
+    try:
+        for _ in range(500):
+            if len(fast_done) == 10:
+                break
+            await asyncio.sleep(0.01)
+        assert sorted(fast_done) == sorted(f"fast-{i}" for i in range(10)), "the slow lane held nobody up"
+        assert most["slow"] == 3
+    finally:
+        stop.set()
+        release.set()
+        await task
+    stored = {r.key: r for r in await rows(world)}
+    assert all(stored[f"fast-{i}"].status == "done" for i in range(10))
+    slow = [stored[f"slow-{i}"] for i in range(20)]
+    # The three that ran are done; the rest went back to the outbox uncounted.
+    assert sorted(r.status for r in slow).count("done") >= 3
+    assert all(r.attempts == 0 for r in slow if r.status == "pending")

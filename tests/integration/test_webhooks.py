@@ -335,13 +335,13 @@ async def test_a_slow_receiver_does_not_hold_up_other_endpoints_in_the_running_w
     stop = asyncio.Event()
     task = asyncio.create_task(pump.run(stop))
     try:
-        await receiver.wait_for(ww.PER_ENDPOINT_IN_FLIGHT + 5)
+        await receiver.wait_for(pump.per_lane + 5)
         for _ in range(500):
             if len(receiver.at("/fast")) == 5:
                 break
             await asyncio.sleep(0.01)
         assert len(receiver.at("/fast")) == 5, "the fast endpoint got everything while the slow one hangs"
-        assert len(receiver.at("/slow")) <= ww.PER_ENDPOINT_IN_FLIGHT
+        assert len(receiver.at("/slow")) <= pump.per_lane
     finally:
         stop.set()
         await receiver.close()  # the hanging connections drop; their attempts fail and are retried

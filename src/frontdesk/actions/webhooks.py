@@ -32,6 +32,11 @@ OVERLAP_LONGEST = timedelta(days=7)
 WEBHOOK_VIEWER = Actor(member_id=None, role=Role.ADMIN, display_name="webhooks")
 
 
+def lane(endpoint_id: int) -> str:
+    """The outbox lane of an endpoint's deliveries: the worker runs only so many at once."""
+    return f"webhook:{endpoint_id}"
+
+
 def _require_management(tx: Tx, what: str) -> None:
     if not tx.actor.is_management:
         raise NotPermitted(f"only management may {what}")
@@ -191,7 +196,8 @@ DeliveryRow = tuple[int, str, str, int | None, dict[str, Any]]
 
 async def _write_deliveries(tx: Tx, rows: list[DeliveryRow]) -> list[WebhookDelivery]:
     """One outbox row and one delivery per (endpoint id, message id, type, event id, body)."""
-    items = [await enqueue(tx, OUTBOX_KIND, {"endpoint_id": endpoint_id}) for endpoint_id, *_ in rows]
+    items = [await enqueue(tx, OUTBOX_KIND, {"endpoint_id": endpoint_id}, lane=lane(endpoint_id))
+             for endpoint_id, *_ in rows]
     await tx.session.flush()
     deliveries = [
         WebhookDelivery(workspace_id=tx.workspace_id, endpoint_id=endpoint_id, outbox_id=item.id,
@@ -289,7 +295,7 @@ async def redeliver(tx: Tx, endpoint_id: int, delivery_id: int) -> WebhookDelive
         current.next_attempt_at = tx.now
         tx.outbox_enqueued += 1
         return delivery
-    item = await enqueue(tx, OUTBOX_KIND, {"endpoint_id": endpoint.id})
+    item = await enqueue(tx, OUTBOX_KIND, {"endpoint_id": endpoint.id}, lane=lane(endpoint.id))
     await tx.session.flush()
     delivery.outbox_id = item.id
     return delivery

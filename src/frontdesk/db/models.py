@@ -487,6 +487,9 @@ class OutboxItem(Base):
     workspace_id: Mapped[int] = ws_fk()
     kind: Mapped[str] = mapped_column(String(64))
     key: Mapped[str | None] = mapped_column(String(255), unique=True)
+    # Rows that go to the same receiver ("webhook:12"): a worker carries out only so many of
+    # one lane at a time, so one slow receiver cannot hold up the others.
+    lane: Mapped[str | None] = mapped_column(String(100))
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     # pending, done, dead
     status: Mapped[str] = mapped_column(String(8), default="pending")

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Text, bindparam, func, select, update
+from sqlalchemy import Text, bindparam, func, or_, select, update
 
 from frontdesk.actions.base import Desk, Tx
 from frontdesk.db.models import OutboxItem
@@ -41,6 +41,7 @@ log = logging.getLogger("frontdesk.outbox")
 
 SYSTEM = Actor.system()
 ERROR_MAX = 2000
+RECORD_GATHER_SECONDS = 0.01
 # Modules whose import registers their handlers on ``registry`` (connectors add theirs here).
 HANDLER_MODULES: list[str] = ["frontdesk.worker.webhooks"]
 
@@ -179,15 +180,20 @@ def _load_handlers() -> None:
 # --- the job -------------------------------------------------------------------------------------------------
 
 
-async def claim_due(desk: Desk, *, limit: int, handlers: Registry | None = None) -> list[OutboxItem]:
-    """Lease at most ``limit`` due rows of the registered kinds and commit the lease. Each
-    claimed row has its attempt counted and ``lease_until`` set; it is this caller's until then."""
+async def claim_due(desk: Desk, *, limit: int, handlers: Registry | None = None,
+                    skip_lanes: set[str] | frozenset[str] = frozenset()) -> list[OutboxItem]:
+    """Lease at most ``limit`` due rows of the registered kinds, none of ``skip_lanes``, and
+    commit the lease. Each claimed row has its attempt counted and ``lease_until`` set; it is
+    this caller's until then."""
     handlers = handlers or _default_registry()
     kinds = list(handlers.handlers)
     if not kinds or limit <= 0:
         return []
     now = desk.clock.now()
-    due = (OutboxItem.status == "pending", OutboxItem.next_attempt_at <= now, OutboxItem.kind.in_(kinds))
+    due: tuple[Any, ...] = (OutboxItem.status == "pending", OutboxItem.next_attempt_at <= now,
+                            OutboxItem.kind.in_(kinds))
+    if skip_lanes:
+        due += (or_(OutboxItem.lane.is_(None), OutboxItem.lane.not_in(sorted(skip_lanes))),)
     # A read first: an idle pass costs one indexed read and never takes SQLite's write lock.
     async with desk.db.reading() as session:
         if (await session.execute(select(OutboxItem.id).where(*due).limit(1))).first() is None:
@@ -352,13 +358,18 @@ class OutboxPump:
     """The outbox in a long-running worker: claims due rows whenever a slot is free and runs
     each on its own, so a slow receiver holds only its own slots, never a whole pass (and
     never the sweeps beside it). Outcomes are written in batches, one transaction for all
-    that finished while the previous batch was being written."""
+    that finished while the previous batch was being written.
 
-    def __init__(self, desk: Desk, *, concurrency: int = 128, claim_limit: int = 200, period: float = 1.0,
+    Rows of one ``lane`` (one receiver) run at most ``per_lane`` at a time. Claims take at
+    most ``per_lane`` rows and skip the lanes that have that many here already, so a slow or
+    busy receiver never fills the slots the others need; a lane's extra rows from one claim
+    wait here for its next free place."""
+
+    def __init__(self, desk: Desk, *, concurrency: int = 128, per_lane: int = 32, period: float = 1.0,
                  handlers: Registry | None = None) -> None:
         self.desk = desk
         self.concurrency = concurrency
-        self.claim_limit = claim_limit
+        self.per_lane = per_lane
         self.period = period
         self.handlers = handlers
         self._wake = asyncio.Event()
@@ -366,40 +377,67 @@ class OutboxPump:
         self._finished: list[tuple[OutboxItem, Outcome]] = []
         self._has_finished = asyncio.Event()
         self._inflight: set[asyncio.Task[None]] = set()
+        self._running: dict[str, int] = {}
+        self._waiting: dict[str, list[OutboxItem]] = {}
         self.delivered = 0
 
     def wake(self) -> None:
         """Claim now: a commit enqueued rows."""
         self._wake.set()
 
+    def _held(self) -> int:
+        return len(self._inflight) + sum(len(w) for w in self._waiting.values())
+
+    def _full_lanes(self) -> set[str]:
+        return {lane for lane, n in self._running.items() if n + len(self._waiting.get(lane, ())) >= self.per_lane}
+
     async def run(self, stop: asyncio.Event) -> None:
         handlers = self.handlers or _default_registry()
         recorder = asyncio.create_task(self._record_until(stop), name="frontdesk-outbox-recorder")
         try:
             while not stop.is_set():
-                free = self.concurrency - len(self._inflight)
-                want = min(free, self.claim_limit)
+                # Cleared before looking, so a slot freed meanwhile is not missed.
+                self._slot_freed.clear()
+                want = min(self.concurrency - self._held(), self.per_lane)
+                full = self._full_lanes()
                 claimed: list[OutboxItem] = []
                 if want > 0:
                     self._wake.clear()
                     try:
-                        claimed = await claim_due(self.desk, limit=want, handlers=handlers)
+                        claimed = await claim_due(self.desk, limit=want, handlers=handlers, skip_lanes=full)
                     except asyncio.CancelledError:
                         raise
                     except Exception:
                         log.exception("outbox claim failed")
                     for item in claimed:
-                        task = asyncio.create_task(self._carry_out(item, handlers))
-                        self._inflight.add(task)
+                        self._start_or_wait(item, handlers)
                 if claimed and len(claimed) == want:
                     continue
-                self._slot_freed.clear()
-                waits = [stop.wait(), self._wake.wait()] + ([self._slot_freed.wait()] if want <= 0 else [])
+                waits = [stop.wait(), self._wake.wait()]
+                if want <= 0 or full:
+                    # Slots or lanes were full when it looked: a delivery finishing since
+                    # (the event was cleared before the look) makes it look again.
+                    waits.append(self._slot_freed.wait())
                 await _first_of(waits, at_most=self.period)
+            # Rows still waiting for their lane go back at once, uncounted; running ones finish.
+            for waiting in self._waiting.values():
+                self._finished.extend((item, defer(0.0)) for item in waiting)
+            self._waiting.clear()
+            self._has_finished.set()
             if self._inflight:
                 await asyncio.wait(self._inflight)
         finally:
             await recorder
+
+    def _start_or_wait(self, item: OutboxItem, handlers: Registry) -> None:
+        lane = item.lane
+        if lane is not None:
+            if self._running.get(lane, 0) >= self.per_lane:
+                self._waiting.setdefault(lane, []).append(item)
+                return
+            self._running[lane] = self._running.get(lane, 0) + 1
+        task = asyncio.create_task(self._carry_out(item, handlers))
+        self._inflight.add(task)
 
     async def _carry_out(self, item: OutboxItem, handlers: Registry) -> None:
         try:
@@ -408,6 +446,16 @@ class OutboxPump:
             self._has_finished.set()
         finally:
             self._inflight.discard(asyncio.current_task())  # type: ignore[arg-type]
+            lane = item.lane
+            if lane is not None:
+                self._running[lane] -= 1
+                if not self._running[lane]:
+                    del self._running[lane]
+                waiting = self._waiting.get(lane)
+                if waiting:
+                    self._start_or_wait(waiting.pop(0), handlers)
+                    if not waiting:
+                        del self._waiting[lane]
             self._slot_freed.set()
 
     async def _record_until(self, stop: asyncio.Event) -> None:
@@ -420,6 +468,10 @@ class OutboxPump:
                 waits = [self._has_finished.wait()] + ([] if stop.is_set() else [stop.wait()])
                 await _first_of(waits, at_most=self.period)
                 continue
+            if len(self._finished) < self.per_lane and self._inflight and not stop.is_set():
+                # A few milliseconds more gather the outcomes of deliveries finishing together
+                # into one commit instead of one each.
+                await asyncio.sleep(RECORD_GATHER_SECONDS)
             batch, self._finished = self._finished, []
             try:
                 await record_outcomes(self.desk, batch, handlers=handlers)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import random
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -30,15 +29,11 @@ from frontdesk.worker import outbox as ob
 
 READ_MAX = 64 * 1024
 EXCERPT_MAX = 1024
-# Deliveries one endpoint may have in flight in this process; more are put back for a few
-# seconds, so a slow receiver holds a bounded share of the worker's slots.
-PER_ENDPOINT_IN_FLIGHT = 32
 
 # The schedule of domain/webhooks (about three days); one attempt is bounded by the
 # delivery timeout, the handler's by this policy's.
 RETRY = ob.RetryPolicy(delays=wh.SCHEDULE, jitter=0.2, timeout=75)
 
-_in_flight: dict[int, int] = {}
 _keys: OrderedDict[str, bytes] = OrderedDict()
 
 
@@ -137,8 +132,6 @@ async def deliver_webhook(desk: Desk, item: OutboxItem) -> ob.Outcome:
     delivery, endpoint = loaded
     if not endpoint.enabled:
         return ob.dead(f"webhook {endpoint.id} is disabled")
-    if _in_flight.get(endpoint.id, 0) >= PER_ENDPOINT_IN_FLIGHT:
-        return ob.defer(random.uniform(2.0, 5.0))
     policy = current_policy()
     started_at = desk.clock.now()
     body = encode_body(delivery.body)
@@ -151,13 +144,7 @@ async def deliver_webhook(desk: Desk, item: OutboxItem) -> ob.Outcome:
         "webhook-signature": wh.signature_header(signing_keys(endpoint, started_at), delivery.message_id,
                                                  timestamp, body),
     }
-    _in_flight[endpoint.id] = _in_flight.get(endpoint.id, 0) + 1
-    try:
-        answer = await post(endpoint.url, body, headers, policy)
-    finally:
-        _in_flight[endpoint.id] -= 1
-        if not _in_flight[endpoint.id]:
-            del _in_flight[endpoint.id]
+    answer = await post(endpoint.url, body, headers, policy)
     logged = (WebhookAttempt(delivery_id=delivery.id, attempt=item.attempts, started_at=started_at,
                              status_code=answer.status_code, latency_ms=answer.latency_ms,
                              response_excerpt=answer.excerpt, error=answer.error),)
