@@ -33,6 +33,14 @@ class Settings(BaseSettings):
     db_pool_size: int = 20
     max_attachment_bytes: int = 25 * 1024 * 1024
     worker: bool = Field(default=True, description="run the worker's sweeps inside `frontdesk serve`")
+    # --- secrets at rest, webhooks (issue 4) ---
+    secret_key: str | None = Field(default=None, description="key(s) that encrypt stored secrets, comma-separated, "
+                                   "newest first; else a key file in data_dir")
+    webhook_allow_http: bool = Field(default=False, description="allow http:// webhook URLs (https only otherwise)")
+    webhook_allow_private: bool = Field(default=False, description="allow webhook URLs on private, loopback or "
+                                        "link-local addresses")
+    webhook_timeout_seconds: float = Field(default=15.0, gt=0, le=60, description="a webhook attempt fails "
+                                           "unless answered with 2xx within this time")
 
     @field_validator("database_url")
     @classmethod

@@ -64,6 +64,8 @@ class Tx:
     event_tags: dict[str, Any] = field(default_factory=dict)
     # Where the automation hook stands in ``events`` (``actions.automation``).
     automation: Any = None
+    # How many outbox rows this transaction enqueued (``actions.outbox.enqueue``).
+    outbox_enqueued: int = 0
 
     @property
     def actor_kind(self) -> str:
@@ -136,7 +138,8 @@ class Desk:
 
             before_commit = default_before_commit()
         self.before_commit: list[BeforeCommit] = before_commit
-        # Called with the events of each committed transaction (in this process).
+        # Called with the events of each committed transaction (in this process) that appended
+        # events or enqueued outbox rows.
         self.after_commit: list[Callable[[list[Event]], None]] = []
 
     def _tx(self, session: AsyncSession, actor: Actor, workspace_id: int) -> Tx:
@@ -150,7 +153,7 @@ class Desk:
             tx = self._tx(session, actor, workspace_id)
             yield tx
             await self.run_before_commit(tx)
-        if tx.events:
+        if tx.events or tx.outbox_enqueued:
             for hook in self.after_commit:
                 hook(tx.events)
 

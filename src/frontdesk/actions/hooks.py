@@ -13,7 +13,9 @@ from frontdesk.actions.base import BeforeCommit
 
 def default_before_commit() -> list[BeforeCommit]:
     """The hooks a ``Desk`` runs unless it is given others."""
+    from frontdesk.actions import webhooks
     from frontdesk.actions.automation import run_rules
 
-    # Automation first: it may append events, which the hooks after it then see.
-    return [run_rules]
+    # Automation first: it may append events, which the hooks after it then see. Webhooks
+    # last: they only read events, so they see those every earlier hook appended.
+    return [run_rules, webhooks.deliver_events]

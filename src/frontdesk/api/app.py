@@ -21,6 +21,7 @@ from frontdesk.api.routers import macro_suggestions as macro_suggestions_router
 from frontdesk.api.routers import macros as macros_router
 from frontdesk.api.routers import quality as quality_router
 from frontdesk.api.routers import rules as rules_router
+from frontdesk.api.routers import webhooks as webhooks_router
 
 
 @asynccontextmanager
@@ -28,12 +29,16 @@ async def _worker_lifespan(app: FastAPI) -> AsyncIterator[None]:
     from frontdesk.worker.runner import Worker
 
     stop = asyncio.Event()
-    task = asyncio.create_task(Worker(app.state.desk).run_forever(stop), name="frontdesk-worker")
+    worker = Worker(app.state.desk)
+    # A commit that enqueued outbox rows wakes the outbox job: deliveries start right away.
+    app.state.desk.after_commit.append(worker.wake_outbox)
+    task = asyncio.create_task(worker.run_forever(stop), name="frontdesk-worker")
     try:
         yield
     finally:
         stop.set()
         await task
+        app.state.desk.after_commit.remove(worker.wake_outbox)
 
 
 DESCRIPTION = """
@@ -69,6 +74,7 @@ def create_app(desk: Desk, *, max_attachment_bytes: int = 25 * 1024 * 1024, run_
     app.include_router(macros_router.router)
     app.include_router(macro_suggestions_router.router)
     app.include_router(rules_router.router)
+    app.include_router(webhooks_router.router)
 
     @app.get("/healthz", tags=["health"], summary="Liveness and database check")
     async def healthz() -> Any:

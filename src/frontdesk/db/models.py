@@ -605,3 +605,96 @@ class RuleRun(Base):
     error: Mapped[str | None] = mapped_column(Text)
     stopped: Mapped[str | None] = mapped_column(String(200))
     occurred_at: Mapped[datetime]
+
+
+# --- outbox and webhooks (issue 4) ---
+
+
+class OutboxItem(Base):
+    """A side effect outside the database, decided by a committed transaction and carried out
+    by the worker: a webhook delivery, a push to Jira, a Slack post. ``kind`` picks the handler;
+    ``key`` makes enqueueing idempotent. A claimed row has ``lease_until`` (and
+    ``next_attempt_at``) pushed past the time its worker needs; if the worker dies, the row
+    falls due again once the lease has passed."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        partial_index("ix_outbox_pending_next_attempt_at", ["next_attempt_at"], "status = 'pending'"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    workspace_id: Mapped[int] = ws_fk()
+    kind: Mapped[str] = mapped_column(String(64))
+    key: Mapped[str | None] = mapped_column(String(255), unique=True)
+    # Rows that go to the same receiver ("webhook:12"): a worker carries out only so many of
+    # one lane at a time, so one slow receiver cannot hold up the others.
+    lane: Mapped[str | None] = mapped_column(String(100))
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # pending, done, dead
+    status: Mapped[str] = mapped_column(String(8), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    lease_until: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    done_at: Mapped[datetime | None]
+
+
+class WebhookEndpoint(Base):
+    """Where a workspace's events are sent. Signing secrets are stored encrypted (secretbox);
+    during a rotation's overlap the previous one signs too."""
+
+    __tablename__ = "webhook_endpoints"
+    __table_args__ = (UniqueConstraint("workspace_id", "name"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(BigId, ForeignKey("workspaces.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    url: Mapped[str] = mapped_column(String(2000))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Event names, or ["*"] for every event.
+    events: Mapped[list[Any]] = mapped_column(default=list)
+    description: Mapped[str | None] = mapped_column(String(500))
+    secret_encrypted: Mapped[str] = mapped_column(Text)
+    previous_secret_encrypted: Mapped[str | None] = mapped_column(Text)
+    previous_secret_expires_at: Mapped[datetime | None]
+    # Why the desk disabled it by itself (410 Gone); None when enabled or disabled by a person.
+    disabled_reason: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class WebhookDelivery(Base):
+    """One message to one endpoint: its ``webhook-id`` and body are fixed when it is written,
+    so every attempt and every redelivery sends the same. Its state is the outbox row's."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (Index("ix_webhook_deliveries_endpoint_id_id", "endpoint_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    workspace_id: Mapped[int] = ws_fk()
+    endpoint_id: Mapped[int] = mapped_column(BigId, ForeignKey("webhook_endpoints.id", ondelete="CASCADE"))
+    # The latest outbox row carrying it (a redelivery enqueues a new one); the handler finds
+    # the delivery by it.
+    outbox_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("outbox.id", ondelete="SET NULL"), index=True)
+    message_id: Mapped[str] = mapped_column(String(64))
+    event_type: Mapped[str] = mapped_column(String(64))
+    event_id: Mapped[int | None] = mapped_column(BigId)
+    body: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime]
+
+
+class WebhookAttempt(Base):
+    """One HTTP attempt of a delivery, as the delivery log shows it."""
+
+    __tablename__ = "webhook_attempts"
+    __table_args__ = (Index("ix_webhook_attempts_delivery_id_attempt", "delivery_id", "attempt"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(BigId, ForeignKey("webhook_deliveries.id", ondelete="CASCADE"))
+    attempt: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime]
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    latency_ms: Mapped[int | None] = mapped_column(Integer)
+    response_excerpt: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)

@@ -74,5 +74,12 @@ RULE_CREATED = "rule.created"
 RULE_UPDATED = "rule.updated"
 RULE_DELETED = "rule.deleted"
 RULES_REORDERED = "rule.reordered"
+# --- webhooks (issue 4): changes to endpoints; never carry a signing secret ---
+WEBHOOK_CREATED = "webhook.created"
+WEBHOOK_UPDATED = "webhook.updated"
+WEBHOOK_DELETED = "webhook.deleted"
+WEBHOOK_SECRET_ROTATED = "webhook.secret_rotated"
+# The endpoint answered 410 Gone: disabled, its pending deliveries stopped.
+WEBHOOK_DISABLED = "webhook.disabled"
 
 ALL = frozenset(v for k, v in dict(globals()).items() if k.isupper() and isinstance(v, str) and "." in v)
