@@ -36,6 +36,11 @@ class Settings(BaseSettings):
     # --- secrets at rest, webhooks (issue 4) ---
     secret_key: str | None = Field(default=None, description="key(s) that encrypt stored secrets, comma-separated, "
                                    "newest first; else a key file in data_dir")
+    # --- engineering links: Jira, Linear, Slack (issue 4) ---
+    integrations_allow_http: bool = Field(default=False, description="allow http:// addresses for Jira, Linear "
+                                          "and Slack connections (https only otherwise); for tests and local stand-ins")
+    public_url: str | None = Field(default=None, description="the desk's address as people reach it, for links "
+                                   "back from issues pushed to Jira or Linear (e.g. https://support.example.com)")
 
     @field_validator("database_url")
     @classmethod

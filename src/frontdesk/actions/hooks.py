@@ -13,4 +13,8 @@ from frontdesk.actions.base import BeforeCommit
 
 def default_before_commit() -> list[BeforeCommit]:
     """The hooks a ``Desk`` runs unless it is given others."""
-    return []
+    # Engineering links: mirrors status changes and notes to linked Jira, Linear and Slack
+    # (it reads the events of everything before it).
+    from frontdesk.actions.links import mirror_ticket_changes
+
+    return [mirror_ticket_changes]

@@ -60,4 +60,14 @@ QUALITY_FLAG_RESOLVED = "quality_flag.resolved"
 ALERT_RAISED = "alert.raised"
 ALERT_CLEARED = "alert.cleared"
 
+# --- engineering links: Jira, Linear, Slack (issue 4) ---
+INTEGRATION_CREATED = "integration.created"
+INTEGRATION_UPDATED = "integration.updated"
+INTEGRATION_DELETED = "integration.deleted"
+TICKET_LINKED = "ticket.linked"            # a link was added (to push, or to an existing issue)
+TICKET_UNLINKED = "ticket.unlinked"
+TICKET_LINK_CREATED = "ticket.link_created"  # the pushed issue or Slack thread now exists
+TICKET_LINK_SYNCED = "ticket.link_synced"    # a status went across, one way or the other
+TICKET_LINK_FAILED = "ticket.link_failed"    # the other side refused for good
+
 ALL = frozenset(v for k, v in dict(globals()).items() if k.isupper() and isinstance(v, str) and "." in v)

@@ -41,7 +41,10 @@ log = logging.getLogger("frontdesk.outbox")
 SYSTEM = Actor.system()
 ERROR_MAX = 2000
 # Modules whose import registers their handlers on ``registry`` (connectors add theirs here).
-HANDLER_MODULES: list[str] = []
+HANDLER_MODULES: list[str] = [
+    # engineering links (issue 4)
+    "frontdesk.integrations.jira", "frontdesk.integrations.linear", "frontdesk.integrations.slack",
+]
 
 
 # --- outcomes ------------------------------------------------------------------------------------------------
