@@ -43,7 +43,8 @@ UPDATE = f"""mutation IssueUpdate($id: String!, $input: IssueUpdateInput!) {{
   issueUpdate(id: $id, input: $input) {{ success issue {{ {ISSUE_FIELDS} }} }}
 }}"""
 FIND = f"""query Issue($id: String!) {{ issue(id: $id) {{ {ISSUE_FIELDS} }} }}"""
-PERMANENT_TYPES = frozenset({"authentication_error", "forbidden", "authenticationerror"})
+# Linear names error kinds in ``extensions.type`` ("authentication error") and ``code``.
+PERMANENT_KINDS = frozenset({"authenticationerror", "forbidden", "forbiddenerror"})
 
 
 def issue_id_for(item: OutboxItem) -> str:
@@ -73,13 +74,14 @@ def _graphql_failure(ctx: LinkContext, operation: str, errors: list[Any], what: 
     first = errors[0] if isinstance(errors[0], dict) else {"message": str(errors[0])}
     extensions = first.get("extensions") or {}
     code = str(extensions.get("code") or "").upper()
-    kind = str(extensions.get("type") or "").lower()
+    kind = "".join(ch for ch in str(extensions.get("type") or "").lower() if ch.isalpha())
+    code_kind = "".join(ch for ch in code.lower() if ch.isalpha())
     message = f"{what}: {first.get('message') or 'GraphQL error'}"
     if code == "RATELIMITED" or kind == "ratelimited" or answer.status_code == 429:
         return gave_up_or_retry(ctx, operation, message, after=retry_after(answer))
     if answer.status_code >= 500:
         return gave_up_or_retry(ctx, operation, message)
-    if kind in PERMANENT_TYPES or answer.status_code in (401, 403):
+    if kind in PERMANENT_KINDS or code_kind in PERMANENT_KINDS or answer.status_code in (401, 403):
         return failed(ctx, operation, f"{message} (the API key was refused)")
     return failed(ctx, operation, message)
 

@@ -40,6 +40,8 @@ router = APIRouter(prefix="/api/v1/integrations", tags=["integrations"],
 
 ConnectionId = Annotated[int, Path(ge=1, le=INT64_MAX, description="the integration's id")]
 INBOUND_MAX_BYTES = 1024 * 1024
+# Marks the routes other services call: no bearer token, authenticated by signature alone.
+SIGNED = {"x-frontdesk-auth": "signature"}
 
 
 def _cursor(value: str | None) -> int | None:
@@ -143,7 +145,7 @@ async def _apply_status(desk: Desk, connection: IntegrationConnection, delivery:
 
 
 @router.post("/{connection_id}/jira/webhook", response_model=InboundOut, response_model_exclude_none=True,
-             summary="Jira webhook (issue updated)")
+             summary="Jira webhook (issue updated)", openapi_extra=SIGNED)
 async def jira_webhook(connection_id: ConnectionId, request: Request, desk: DeskDep) -> dict[str, Any]:
     """Signed with the connection's webhook secret: `X-Hub-Signature: sha256=<hex HMAC of the
     body>`. A `jira:issue_updated` whose status changed moves the linked ticket to the mapped
@@ -168,7 +170,7 @@ async def jira_webhook(connection_id: ConnectionId, request: Request, desk: Desk
 
 
 @router.post("/{connection_id}/linear/webhook", response_model=InboundOut, response_model_exclude_none=True,
-             summary="Linear webhook (issue state)")
+             summary="Linear webhook (issue state)", openapi_extra=SIGNED)
 async def linear_webhook(connection_id: ConnectionId, request: Request, desk: DeskDep) -> dict[str, Any]:
     """Signed with the connection's webhook secret: `Linear-Signature` is the hex HMAC-SHA256
     of the body, whose `webhookTimestamp` must be within a minute. An `Issue` update that
@@ -195,7 +197,7 @@ async def linear_webhook(connection_id: ConnectionId, request: Request, desk: De
 
 
 @router.post("/{connection_id}/slack/events", response_model=InboundOut, response_model_exclude_none=True,
-             summary="Slack Events API")
+             summary="Slack Events API", openapi_extra=SIGNED)
 async def slack_events(connection_id: ConnectionId, request: Request, desk: DeskDep) -> dict[str, Any]:
     """Signed with the connection's signing secret (`X-Slack-Signature`, with
     `X-Slack-Request-Timestamp` within five minutes). Answers `url_verification` with its
