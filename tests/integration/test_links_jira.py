@@ -217,3 +217,15 @@ async def test_a_disabled_connection_sends_nothing(world, fake):
     assert fake.requests == []
     [item] = await fetch(world, select(OutboxItem))
     assert item.status == "done"
+
+
+async def test_an_unreachable_site_is_retried_on_the_backoff_schedule(world, fake, clock):
+    from tests.integration.engineering_fakes import free_port
+
+    _, number = await pushed(world, fake, base_url=f"http://127.0.0.1:{free_port()}")
+    await deliver(world)
+    [item] = await fetch(world, select(OutboxItem))
+    assert item.status == "pending" and "ConnectError" in item.last_error
+    wait = (item.next_attempt_at - clock.now()).total_seconds()
+    assert 24 <= wait <= 36, "the first wait of the connector policy, 30 s ± 20 %"
+    assert (await the_link(world, number)).sync_state == "pending"
