@@ -229,3 +229,17 @@ async def test_an_unreachable_site_is_retried_on_the_backoff_schedule(world, fak
     wait = (item.next_attempt_at - clock.now()).total_seconds()
     assert 24 <= wait <= 36, "the first wait of the connector policy, 30 s ± 20 %"
     assert (await the_link(world, number)).sync_state == "pending"
+
+
+async def test_the_echo_of_our_close_does_not_reopen_the_ticket(world, fake):
+    connection_id, number = await pushed(world, fake)
+    await deliver(world)
+    await world.run("staff", close_ticket, number, reason="resolved")
+    await deliver(world)
+    assert fake.jira_issues["ENG-42"]["status"] == "Done"
+    async with world.tx("system") as tx:
+        connection = await tx.session.get(IntegrationConnection, connection_id)
+        result = await links.apply_external_status(tx, connection, issue_ids=("ENG-42",), status_id="10001",
+                                                   status_name="Done")
+    assert result == "unchanged", "Done maps back to resolved, but closed already maps to Done"
+    assert (await ticket(world, number)).status == "closed"

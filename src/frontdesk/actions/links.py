@@ -209,13 +209,14 @@ async def first_receipt(tx: Tx, connection: IntegrationConnection, external_id: 
     was seen before: a retry, to be answered without doing anything again."""
     if not external_id:
         return True
-    key = str(external_id)[:255]
-    if await tx.session.get(IntegrationReceipt, (connection.id, key)) is not None:
-        return False
-    tx.session.add(IntegrationReceipt(connection_id=connection.id, external_id=key, workspace_id=tx.workspace_id,
-                                      received_at=tx.now))
-    await tx.session.flush()
-    return True
+    assert tx.db is not None, "receipts need a transaction opened by a Desk"
+    # Insert-or-nothing: a concurrent retry of the same call waits on the key, then adds nothing.
+    statement = (tx.db.insert(IntegrationReceipt)
+                 .values(connection_id=connection.id, external_id=str(external_id)[:255],
+                         workspace_id=tx.workspace_id, received_at=tx.now)
+                 .on_conflict_do_nothing(index_elements=["connection_id", "external_id"])
+                 .returning(IntegrationReceipt.connection_id))
+    return (await tx.session.execute(statement)).first() is not None
 
 
 async def _link_for_issue(tx: Tx, connection: IntegrationConnection, *ids: str | None) -> TicketLink | None:
@@ -239,18 +240,20 @@ async def apply_external_status(tx: Tx, connection: IntegrationConnection, *, is
     link = await _link_for_issue(tx, connection, *issue_ids)
     if link is None:
         return "unknown_issue"
-    # Remembered first: our own echo of this status would compare equal to it.
-    link.external_status = (status_id if kind is Kind.LINEAR else status_name) or link.external_status
+    incoming = status_id if kind is Kind.LINEAR else status_name
+    link.external_status = incoming or link.external_status
     link.last_synced_at = tx.now
     target = inbound_status(kind, connection.config, status_id, status_name)
     if target is None:
         return "unmapped"
-    await act_as_integration(tx, connection)
     ticket = await tx.session.get(Ticket, link.ticket_id)
     assert ticket is not None
     current = Status(ticket.status)
-    if current is target:
+    # Already in agreement: the ticket's status maps to theirs. This is also the echo of our
+    # own change (we closed, they went to Done, Done maps back to resolved): left alone.
+    if current is target or same_status(outbound_status(kind, connection.config, current.value), incoming):
         return "unchanged"
+    await act_as_integration(tx, connection)
     if target is Status.CLOSED:
         await close_ticket(tx, ticket.number, reason="resolved", note=f"Closed in {connection.name}",
                            cause=f"integration:{connection.id}")
