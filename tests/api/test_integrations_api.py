@@ -297,3 +297,35 @@ async def test_inbound_calls_for_an_unknown_or_other_kind_of_integration_are_ref
     problem(await api(None).post(f"{INTEGRATIONS}/999/slack/events", content=b"{}"), 401)
     async with world.desk.db.reading() as session:
         assert (await session.execute(select(TicketLink))).first() is None
+
+
+async def test_a_signed_body_that_is_not_json_is_422_and_a_bad_cursor_too(api, world, fake):
+    connection = await created(api, fake)
+    body = b"not json"
+    problem(await api(None).post(f"{INTEGRATIONS}/{connection['id']}/jira/webhook", content=body,
+                                 headers=jira_signed(body)), 422, "body")
+    problem(await api("staff").get(INTEGRATIONS, params={"cursor": "abc"}), 422, "cursor")
+
+
+async def test_a_change_from_jira_to_a_locked_down_ticket_is_ignored_and_changes_nothing(api, world, fake):
+    connection, number = await linked_ticket(api, world, fake)
+    ok(await api("manager").post(f"/api/v1/tickets/{number}/lockdown"))
+    body = jira_update("ENG-42", "In Progress")
+    answer = ok(await api(None).post(f"{INTEGRATIONS}/{connection['id']}/jira/webhook", content=body,
+                                     headers=jira_signed(body)))
+    assert answer["result"] == "ignored"
+    assert await ticket_status(world, number) == "open"
+
+
+async def test_integrations_are_listed_a_page_at_a_time(api, world, fake):
+    for name in ("one", "two", "three"):
+        ok(await api("manager").post(INTEGRATIONS, json={"kind": "slack", "name": name,
+                                                         "config": slack_config(fake),
+                                                         "credentials": CREDENTIALS["slack"]}), 201)
+    first = ok(await api("staff").get(INTEGRATIONS, params={"limit": 2}))
+    second = ok(await api("staff").get(INTEGRATIONS, params={"limit": 2, "cursor": first["next_cursor"]}))
+    assert [c["name"] for c in first["items"] + second["items"]] == ["one", "two", "three"]
+    assert second["next_cursor"] is None
+    problem(await api("manager").post(INTEGRATIONS, json={"kind": "slack", "name": "one",
+                                                          "config": slack_config(fake),
+                                                          "credentials": CREDENTIALS["slack"]}), 409)
