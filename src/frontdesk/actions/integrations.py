@@ -19,7 +19,7 @@ from frontdesk import secretbox
 from frontdesk.actions.base import Tx
 from frontdesk.actions.members import actor_for_member
 from frontdesk.config import load_settings
-from frontdesk.db.models import IntegrationConnection, Member
+from frontdesk.db.models import IntegrationConnection, Member, TicketLink
 from frontdesk.domain import events as ev
 from frontdesk.domain.errors import Conflict, NotFound, NotPermitted, ValidationFailed
 from frontdesk.domain.integrations import Kind, check_config, check_credentials, credential_names, parse_kind
@@ -168,8 +168,6 @@ async def delete_connection(tx: Tx, connection_id: int) -> None:
     require_management(tx.actor, "remove integrations")
     connection = await get_connection(tx, connection_id, for_update=True)
     facts = _facts(connection, secrets_of(connection))
-    from frontdesk.db.models import TicketLink
-
     await tx.session.execute(delete(TicketLink).where(TicketLink.connection_id == connection.id))
     await tx.session.delete(connection)
     await tx.session.flush()

@@ -330,11 +330,10 @@ def adf_description(first_message: str | None, ticket_number: int, link: str | N
     one paragraph per paragraph of the message, then the link back as a link mark."""
     content: list[dict[str, Any]] = []
     for block in re.split(r"\n\s*\n", (first_message or "").strip()[:DESCRIPTION_MAX]):
-        lines = [line for line in block.split("\n")]
         if not block.strip():
             continue
         inline: list[dict[str, Any]] = []
-        for i, line in enumerate(lines):
+        for i, line in enumerate(block.split("\n")):
             if i:
                 inline.append({"type": "hardBreak"})
             if line:
