@@ -41,6 +41,11 @@ class Settings(BaseSettings):
                                         "link-local addresses")
     webhook_timeout_seconds: float = Field(default=15.0, gt=0, le=60, description="a webhook attempt fails "
                                            "unless answered with 2xx within this time")
+    # --- engineering links: Jira, Linear, Slack (issue 4) ---
+    integrations_allow_http: bool = Field(default=False, description="allow http:// addresses for Jira, Linear "
+                                          "and Slack connections (https only otherwise); for tests and local stand-ins")
+    public_url: str | None = Field(default=None, description="the desk's address as people reach it, for links "
+                                   "back from issues pushed to Jira or Linear (e.g. https://support.example.com)")
 
     @field_validator("database_url")
     @classmethod

@@ -47,7 +47,9 @@ async def test_every_api_v1_route_requires_bearer_auth(api):
         if not path.startswith("/api/v1/"):
             continue
         for method, op in item.items():
-            if method in METHODS and {bearer[0]: []} not in op.get("security", []):
+            # Calls from Jira, Linear and Slack are authenticated by their signature instead.
+            signed = op.get("x-frontdesk-auth") == "signature"
+            if method in METHODS and not signed and {bearer[0]: []} not in op.get("security", []):
                 open_routes.append((method, path))
     assert open_routes == []
     # The token is not also described as a plain header parameter.

@@ -15,7 +15,10 @@ def default_before_commit() -> list[BeforeCommit]:
     """The hooks a ``Desk`` runs unless it is given others."""
     from frontdesk.actions import webhooks
     from frontdesk.actions.automation import run_rules
+    from frontdesk.actions.links import mirror_ticket_changes
 
-    # Automation first: it may append events, which the hooks after it then see. Webhooks
-    # last: they only read events, so they see those every earlier hook appended.
-    return [run_rules, webhooks.deliver_events]
+    # Automation first: it may append events, which the hooks after it then see. Engineering
+    # links next (mirrors status changes and notes to Jira, Linear and Slack, and may record
+    # that a Slack thread was started). Webhooks last: they only read events, so they see
+    # those every earlier hook appended.
+    return [run_rules, mirror_ticket_changes, webhooks.deliver_events]

@@ -17,6 +17,8 @@ from frontdesk.api import errors
 from frontdesk.api.auth import ActorCache
 from frontdesk.api.routers import analytics, conversations, queue, tickets, transcripts, workspace
 from frontdesk.api.routers import close_requests as close_requests_router
+from frontdesk.api.routers import integrations as integrations_router
+from frontdesk.api.routers import links as links_router
 from frontdesk.api.routers import macro_suggestions as macro_suggestions_router
 from frontdesk.api.routers import macros as macros_router
 from frontdesk.api.routers import quality as quality_router
@@ -75,6 +77,8 @@ def create_app(desk: Desk, *, max_attachment_bytes: int = 25 * 1024 * 1024, run_
     app.include_router(macro_suggestions_router.router)
     app.include_router(rules_router.router)
     app.include_router(webhooks_router.router)
+    app.include_router(integrations_router.router)
+    app.include_router(links_router.router)
 
     @app.get("/healthz", tags=["health"], summary="Liveness and database check")
     async def healthz() -> Any:

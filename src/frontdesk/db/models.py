@@ -698,3 +698,67 @@ class WebhookAttempt(Base):
     latency_ms: Mapped[int | None] = mapped_column(Integer)
     response_excerpt: Mapped[str | None] = mapped_column(Text)
     error: Mapped[str | None] = mapped_column(Text)
+
+
+# --- engineering links: Jira, Linear, Slack (issue 4) ---
+
+
+class IntegrationConnection(Base):
+    """A workspace's connection to Jira Cloud, Linear or Slack. ``config`` holds the settings
+    that are not secret (site URL, project key, status mapping, channel); ``credentials`` is
+    one JSON object of the secret ones, encrypted with the secret box, never shown again.
+    ``member_id`` is the integration member that changes made from the other side act as."""
+
+    __tablename__ = "integration_connections"
+    __table_args__ = (UniqueConstraint("workspace_id", "name"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    workspace_id: Mapped[int] = ws_fk()
+    kind: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(100))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    config: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    credentials: Mapped[str] = mapped_column(Text)
+    member_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("members.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class TicketLink(Base):
+    """A ticket's link to an issue in Jira or Linear, or to its thread in a Slack channel.
+    ``external_id`` is the other side's id (Jira issue id or key, Linear issue id, Slack
+    thread ts), empty while a push is pending; ``key`` is what people say (ENG-42)."""
+
+    __tablename__ = "ticket_links"
+    __table_args__ = (
+        UniqueConstraint("connection_id", "external_id"),
+        Index("ix_ticket_links_connection_id_key", "connection_id", "key"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    workspace_id: Mapped[int] = ws_fk()
+    ticket_id: Mapped[int] = mapped_column(BigId, ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    connection_id: Mapped[int] = mapped_column(BigId, ForeignKey("integration_connections.id", ondelete="CASCADE"))
+    external_id: Mapped[str | None] = mapped_column(String(100))
+    key: Mapped[str | None] = mapped_column(String(100))
+    url: Mapped[str | None] = mapped_column(String(2000))
+    external_status: Mapped[str | None] = mapped_column(String(100))
+    # pending, linked, failed
+    sync_state: Mapped[str] = mapped_column(String(8), default="pending")
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_by_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("members.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime]
+    last_synced_at: Mapped[datetime | None]
+
+
+class IntegrationReceipt(Base):
+    """An inbound call already handled (Slack's event_id, a webhook delivery id): a retry of
+    the same call finds its receipt and changes nothing."""
+
+    __tablename__ = "integration_receipts"
+
+    connection_id: Mapped[int] = mapped_column(BigId, ForeignKey("integration_connections.id", ondelete="CASCADE"),
+                                               primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    workspace_id: Mapped[int] = ws_fk()
+    received_at: Mapped[datetime]

@@ -81,5 +81,14 @@ WEBHOOK_DELETED = "webhook.deleted"
 WEBHOOK_SECRET_ROTATED = "webhook.secret_rotated"
 # The endpoint answered 410 Gone: disabled, its pending deliveries stopped.
 WEBHOOK_DISABLED = "webhook.disabled"
+# --- engineering links: Jira, Linear, Slack (issue 4) ---
+INTEGRATION_CREATED = "integration.created"
+INTEGRATION_UPDATED = "integration.updated"
+INTEGRATION_DELETED = "integration.deleted"
+TICKET_LINKED = "ticket.linked"            # a link was added (to push, or to an existing issue)
+TICKET_UNLINKED = "ticket.unlinked"
+TICKET_LINK_CREATED = "ticket.link_created"  # the pushed issue or Slack thread now exists
+TICKET_LINK_SYNCED = "ticket.link_synced"    # a status went across, one way or the other
+TICKET_LINK_FAILED = "ticket.link_failed"    # the other side refused for good
 
 ALL = frozenset(v for k, v in dict(globals()).items() if k.isupper() and isinstance(v, str) and "." in v)

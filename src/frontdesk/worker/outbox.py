@@ -43,7 +43,11 @@ SYSTEM = Actor.system()
 ERROR_MAX = 2000
 RECORD_GATHER_SECONDS = 0.01
 # Modules whose import registers their handlers on ``registry`` (connectors add theirs here).
-HANDLER_MODULES: list[str] = ["frontdesk.worker.webhooks"]
+HANDLER_MODULES: list[str] = [
+    "frontdesk.worker.webhooks",
+    # engineering links (issue 4)
+    "frontdesk.integrations.jira", "frontdesk.integrations.linear", "frontdesk.integrations.slack",
+]
 
 
 # --- outcomes ------------------------------------------------------------------------------------------------
