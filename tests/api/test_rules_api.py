@@ -40,6 +40,15 @@ async def test_a_rule_created_over_the_api_runs_when_a_ticket_opens(api, world):
     assert runs["items"][0]["changes"][0]["action"] == "add_tag"
 
 
+async def test_the_answer_to_an_open_shows_what_the_rules_changed(api, world):
+    ok(await api("admin").post(RULES, json={**TAGGING, "actions": [
+        {"type": "add_tag", "tag": "billing"}, {"type": "set_priority", "priority": "urgent"}]}), 201)
+    t = await open_ticket(api, world, title="Question about my invoice")
+    assert (t["priority"], t["tags"]) == ("urgent", ["billing"])
+    again = ok(await api("staff").get(f"/api/v1/tickets/{t['number']}"))
+    assert (again["priority"], again["tags"]) == ("urgent", ["billing"])
+
+
 async def test_runs_come_in_cursor_pages_filtered_by_rule(api, world):
     first = ok(await api("owner").post(RULES, json=TAGGING), 201)
     ok(await api("owner").post(RULES, json={**TAGGING, "name": "Other"}), 201)

@@ -133,6 +133,22 @@ async def test_ticket_stale_fires_from_the_stale_nudge_sweep(world):
     assert (await tickets_row(world, t.number)).status == "waiting"
 
 
+async def test_ticket_stale_fires_without_a_nudge_when_the_nudge_message_is_null(world):
+    from tests.integration.rule_helpers import bodies
+
+    await add_type(world)
+    await configure(world, stale_nudge={"enabled": True, "after": "24h", "message": None})
+    t = await open_ops(world)
+    await add_rule(world, "ticket_stale", [{"type": "add_tag", "tag": "stale"}])
+    clock(world).advance(hours=25)
+    assert await stale_nudges(world.desk) == 1
+    assert await stale_nudges(world.desk) == 0  # once per quiet spell
+    assert await tags(world, t.number) == ["stale"]
+    assert await bodies(world, t.number, author_kind="bot") == []
+    assert [e.type for e in await events(world, number=t.number) if e.type in (ev.TICKET_STALE, ev.TICKET_NUDGED)] \
+        == [ev.TICKET_STALE]
+
+
 async def test_ticket_closed_sees_the_close_reason(world):
     await add_type(world)
     a, b = await open_ops(world), await open_ops(world)

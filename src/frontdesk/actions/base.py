@@ -66,6 +66,26 @@ class Tx:
     automation: Any = None
     # How many outbox rows this transaction enqueued (``actions.outbox.enqueue``).
     outbox_enqueued: int = 0
+    # The desk's before-commit hooks, set for a transaction opened by ``Desk.tx`` (see
+    # ``settle``); whether they are running; and how far each hook that asks ``unseen`` got.
+    run_hooks: Callable[[Tx], Awaitable[None]] | None = None
+    hooks_running: bool = False
+    hook_cursors: dict[str, int] = field(default_factory=dict)
+
+    async def settle(self) -> None:
+        """Run the before-commit hooks now over what was recorded so far, so that what is read
+        next (the answer an entry point builds) shows what automation changed. At commit
+        they run again, over what was recorded after this. Nothing happens in a read-only
+        view, in a ``Tx`` built around a caller's session, or from inside a hook."""
+        if self.run_hooks is not None and not self.hooks_running:
+            await self.run_hooks(self)
+
+    def unseen(self, key: str) -> list[Any]:
+        """The events recorded since the hook named ``key`` last asked: what a hook that only
+        reads events handles on each run (the hooks may run more than once a transaction)."""
+        start = self.hook_cursors.get(key, 0)
+        self.hook_cursors[key] = len(self.events)
+        return self.events[start:]
 
     @property
     def actor_kind(self) -> str:
@@ -151,6 +171,7 @@ class Desk:
         """One action's transaction: commits when the block ends, rolls back on any error."""
         async with self.db.transaction() as session:
             tx = self._tx(session, actor, workspace_id)
+            tx.run_hooks = self.run_before_commit
             yield tx
             await self.run_before_commit(tx)
         if tx.events or tx.outbox_enqueued:
@@ -160,8 +181,14 @@ class Desk:
     async def run_before_commit(self, tx: Tx) -> None:
         """The before-commit hooks over ``tx``; also for code that opens its own session
         (the bulk sweeps) and builds a ``Tx`` around it."""
-        for hook in self.before_commit:
-            await hook(tx)
+        if tx.hooks_running:
+            return
+        tx.hooks_running = True
+        try:
+            for hook in self.before_commit:
+                await hook(tx)
+        finally:
+            tx.hooks_running = False
 
     def tx_in(self, session: AsyncSession, actor: Actor, workspace_id: int) -> Tx:
         """A ``Tx`` over a session the caller already holds (and commits)."""

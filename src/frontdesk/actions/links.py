@@ -296,7 +296,7 @@ async def mirror_ticket_changes(tx: Tx) -> None:
     Slack thread (as the connection's ``mirror`` setting says); start a Slack thread for a
     new ticket when a connection asks for that. A change made by a connection's own
     integration member (it came from that side) is not sent back to it."""
-    watched = [e for e in tx.events if e.type in WATCHED and e.ticket_id is not None]
+    watched = [e for e in tx.unseen("links") if e.type in WATCHED and e.ticket_id is not None]
     if not watched:
         return
     if any(e.id is None for e in watched):

@@ -231,7 +231,8 @@ async def deliver_events(tx: Tx) -> None:
     """Before-commit hook: one delivery per event of this transaction and enabled endpoint of
     the workspace subscribed to its type. Costs one query when the workspace has no enabled
     endpoint. Events of tickets under lockdown are not sent."""
-    if not tx.events:
+    events = tx.unseen("webhooks")
+    if not events:
         return
     endpoints = (await tx.session.execute(
         select(WebhookEndpoint.id, WebhookEndpoint.events)
@@ -239,7 +240,7 @@ async def deliver_events(tx: Tx) -> None:
     if not endpoints:
         return
     matched = [(event, [endpoint_id for endpoint_id, selection in endpoints if wh.subscribes(selection, event.type)])
-               for event in tx.events]
+               for event in events]
     matched = [(event, ids) for event, ids in matched if ids]
     if not matched:
         return

@@ -47,6 +47,7 @@ SLA_BREACH = "sla.breach"
 SLA_PAUSED = "sla.paused"
 SLA_RESUMED = "sla.resumed"
 TICKET_INACTIVITY_WARNING = "ticket.inactivity_warning"
+TICKET_STALE = "ticket.stale"  # no activity for the stale time (the ticket_stale rule trigger)
 TICKET_NUDGED = "ticket.nudged"
 TICKET_FOLLOW_UP = "ticket.follow_up"
 AWAY_MESSAGE_SENT = "away_message.sent"

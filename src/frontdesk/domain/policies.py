@@ -137,7 +137,8 @@ class Inactivity:
 class StaleNudge:
     enabled: bool = False
     after: timedelta = timedelta(hours=48)
-    message: str = DEFAULT_NUDGE
+    # None: stale tickets are marked (``ticket.stale``) without a message in the ticket.
+    message: str | None = DEFAULT_NUDGE
 
 
 @dataclass(frozen=True)
@@ -242,7 +243,9 @@ class Policies:
             stale_nudge=StaleNudge(
                 enabled=_bool(nudge, "enabled", False, "settings.stale_nudge"),
                 after=_duration(nudge, "after", StaleNudge.after, "settings.stale_nudge") or StaleNudge.after,
-                message=_template(nudge, "message", DEFAULT_NUDGE, PLAIN_FIELDS, "settings.stale_nudge")),
+                # null: mark stale tickets (``ticket.stale``, the ticket_stale rule trigger) and post nothing.
+                message=None if "message" in nudge and nudge["message"] is None else
+                _template(nudge, "message", DEFAULT_NUDGE, PLAIN_FIELDS, "settings.stale_nudge")),
             follow_up=FollowUp(
                 enabled=_bool(follow, "enabled", False, "settings.follow_up"),
                 after=_duration(follow, "after", FollowUp.after, "settings.follow_up") or FollowUp.after,

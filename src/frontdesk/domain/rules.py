@@ -70,7 +70,7 @@ TRIGGER_EVENTS: dict[Trigger, str] = {
     Trigger.CSAT_SUBMITTED: ev.CSAT_SUBMITTED,
     Trigger.CSAT_NEGATIVE: ev.CSAT_NEGATIVE,
     Trigger.SLA_BREACH: ev.SLA_BREACH,
-    Trigger.TICKET_STALE: ev.TICKET_NUDGED,
+    Trigger.TICKET_STALE: ev.TICKET_STALE,
     Trigger.TICKET_CLOSED: ev.TICKET_CLOSED,
 }
 TRIGGERING_EVENTS = frozenset(TRIGGER_EVENTS.values())

@@ -65,6 +65,8 @@ async def present_tickets(tx: Tx, tickets: list[Ticket]) -> list[dict[str, Any]]
     one for what hangs off the tickets (tags, people, conversations), one for names."""
     if not tickets:
         return []
+    # What automation will do in this transaction belongs in the answer.
+    await tx.settle()
     ids = [t.id for t in tickets]
     tags: dict[int, list[str]] = defaultdict(list)
     people: dict[int, dict[str, list[int]]] = defaultdict(lambda: {"participant": [], "contact": []})
@@ -297,6 +299,7 @@ async def present_messages(tx: Tx, messages: list[Message], *, ticket: Ticket | 
                            staff: bool) -> list[dict[str, Any]]:
     if not messages:
         return []
+    await tx.settle()
     ids = [m.id for m in messages]
     files: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for a in (await tx.session.execute(select(Attachment).where(Attachment.message_id.in_(ids))

@@ -313,8 +313,9 @@ def _when(at: datetime, policies: Policies) -> str:
 
 
 async def stale_nudges(desk: Desk, *, limit: int = 500) -> int:
-    """Post the workspace's nudge once in each open ticket that has had no activity for the
-    configured time (again only after new activity and another quiet spell)."""
+    """Mark each open ticket that has had no activity for the configured time as stale
+    (``ticket.stale``, once per quiet spell: again only after new activity and another quiet
+    spell) and post the workspace's nudge in it, unless the nudge's message is null."""
     now = desk.clock.now()
     async with desk.db.reading() as session:
         all_policies = await workspace_policies(session)
@@ -340,8 +341,10 @@ async def _nudge_if_stale(tx: Tx, ticket: Ticket, policies: Policies) -> bool:
             or (ticket.nudged_at is not None and ticket.nudged_at >= ticket.activity_at)):
         return False
     ticket.nudged_at = tx.now
-    message = await post_message(tx, ticket.number, rule.message)
-    await tx.record(ev.TICKET_NUDGED, ticket=ticket, message_id=message.id, idle_since=ticket.activity_at)
+    await tx.record(ev.TICKET_STALE, ticket=ticket, idle_since=ticket.activity_at)
+    if rule.message is not None:
+        message = await post_message(tx, ticket.number, rule.message)
+        await tx.record(ev.TICKET_NUDGED, ticket=ticket, message_id=message.id, idle_since=ticket.activity_at)
     return True
 
 
