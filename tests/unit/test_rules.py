@@ -178,7 +178,8 @@ def test_triggers_come_from_events():
         Trigger.MESSAGE_RECEIVED, Trigger.KEYWORD}
     assert triggers_for(ev.MESSAGE_CREATED, {"author_kind": "staff"}) == set()
     assert triggers_for(ev.MESSAGE_CREATED, {"author_kind": "customer", "visibility": "internal"}) == set()
-    assert triggers_for(ev.TICKET_NUDGED, {}) == {Trigger.TICKET_STALE}
+    assert triggers_for(ev.TICKET_STALE, {}) == {Trigger.TICKET_STALE}
+    assert triggers_for(ev.TICKET_NUDGED, {}) == set()
     assert triggers_for(ev.SLA_BREACH, {}) == {Trigger.SLA_BREACH}
     assert triggers_for(ev.TICKET_CLAIMED, {}) == set()
 
