@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,6 +19,8 @@ from frontdesk.domain.permissions import Actor, Capability, TicketAccess, TypeAc
 from frontdesk.domain.policies import Policies
 from frontdesk.domain.tickets import Status
 from frontdesk.files import FileStore
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,6 +214,20 @@ async def get_workspace(tx: Tx, *, for_update: bool = False) -> Workspace:
     if workspace is None:
         raise NotFound("workspace not found")
     return workspace
+
+
+async def get_owned(tx: Tx, model: type[T], row_id: int, *, what: str, for_update: bool = False) -> T:
+    """The row of ``model`` (a table with ``id`` and ``workspace_id``) with this id in the
+    transaction's workspace, locked with ``for_update``; ``NotFound`` naming ``what`` (such
+    as "rule 7") when there is none, also when it belongs to another workspace."""
+    table: Any = model
+    stmt = select(model).where(table.id == row_id, table.workspace_id == tx.workspace_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    row = (await tx.session.execute(stmt)).scalar_one_or_none()
+    if row is None:
+        raise NotFound(f"{what} not found")
+    return row
 
 
 async def get_ticket(tx: Tx, number: int, *, for_update: bool = True) -> Ticket:

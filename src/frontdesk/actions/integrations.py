@@ -12,11 +12,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 
 from frontdesk import secretbox
-from frontdesk.actions.base import Tx
+from frontdesk.actions.base import Tx, get_owned
 from frontdesk.actions.members import actor_for_member
 from frontdesk.config import load_settings
 from frontdesk.db.models import IntegrationConnection, Member, TicketLink
@@ -67,14 +67,8 @@ def _facts(connection: IntegrationConnection, held: dict[str, str]) -> dict[str,
 
 
 async def get_connection(tx: Tx, connection_id: int, *, for_update: bool = False) -> IntegrationConnection:
-    stmt = select(IntegrationConnection).where(IntegrationConnection.id == connection_id,
-                                               IntegrationConnection.workspace_id == tx.workspace_id)
-    if for_update:
-        stmt = stmt.with_for_update()
-    connection = (await tx.session.execute(stmt)).scalar_one_or_none()
-    if connection is None:
-        raise NotFound(f"integration {connection_id} not found")
-    return connection
+    return await get_owned(tx, IntegrationConnection, connection_id, what=f"integration {connection_id}",
+                           for_update=for_update)
 
 
 async def _flush_unique(tx: Tx, connection: IntegrationConnection) -> None:

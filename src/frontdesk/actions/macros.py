@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from frontdesk.actions.base import Tx, ticket_and_access
+from frontdesk.actions.base import Tx, get_owned, ticket_and_access
 from frontdesk.actions.messages import post_message
 from frontdesk.actions.templating import render_for_ticket
 from frontdesk.db.models import Macro, Message, Ticket
@@ -88,13 +88,7 @@ async def create_macro(tx: Tx, *, shortcut: str, content: str, category: str | N
 
 
 async def get_macro(tx: Tx, macro_id: int, *, for_update: bool = False) -> Macro:
-    stmt = select(Macro).where(Macro.id == macro_id, Macro.workspace_id == tx.workspace_id)
-    if for_update:
-        stmt = stmt.with_for_update()
-    macro = (await tx.session.execute(stmt)).scalar_one_or_none()
-    if macro is None:
-        raise NotFound(f"macro {macro_id} not found")
-    return macro
+    return await get_owned(tx, Macro, macro_id, what=f"macro {macro_id}", for_update=for_update)
 
 
 async def get_macro_by_shortcut(tx: Tx, shortcut: str, *, for_update: bool = False) -> Macro:

@@ -7,10 +7,10 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from frontdesk.actions.base import Tx
+from frontdesk.actions.base import Tx, get_owned
 from frontdesk.db.models import AutomationRule, AutomationRuleSet, CustomFieldDefinition
 from frontdesk.domain import events as ev
-from frontdesk.domain.errors import NotFound, NotPermitted, ValidationFailed
+from frontdesk.domain.errors import NotPermitted, ValidationFailed
 from frontdesk.domain.fields import FieldType
 from frontdesk.domain.rules import RULE_KEYS, RuleDefinition, parse_rule
 
@@ -57,13 +57,7 @@ def _editable(rule: AutomationRule) -> dict[str, Any]:
 
 
 async def get_rule_row(tx: Tx, rule_id: int, *, for_update: bool = False) -> AutomationRule:
-    stmt = select(AutomationRule).where(AutomationRule.id == rule_id, AutomationRule.workspace_id == tx.workspace_id)
-    if for_update:
-        stmt = stmt.with_for_update()
-    rule = (await tx.session.execute(stmt)).scalar_one_or_none()
-    if rule is None:
-        raise NotFound(f"rule {rule_id} not found")
-    return rule
+    return await get_owned(tx, AutomationRule, rule_id, what=f"rule {rule_id}", for_update=for_update)
 
 
 async def create_rule(tx: Tx, data: Any) -> AutomationRule:

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import select
 
 from frontdesk import secretbox
-from frontdesk.actions.base import Tx, _jsonable
+from frontdesk.actions.base import Tx, _jsonable, get_owned
 from frontdesk.actions.outbox import enqueue
 from frontdesk.db.models import OutboxItem, Ticket, WebhookDelivery, WebhookEndpoint
 from frontdesk.domain import events as ev
@@ -44,16 +44,13 @@ def _require_management(tx: Tx, what: str) -> None:
 
 async def get_endpoint(tx: Tx, endpoint_id: int, *, for_update: bool = False,
                        field: str | None = None) -> WebhookEndpoint:
-    stmt = select(WebhookEndpoint).where(WebhookEndpoint.id == endpoint_id,
-                                         WebhookEndpoint.workspace_id == tx.workspace_id)
-    if for_update:
-        stmt = stmt.with_for_update()
-    endpoint = (await tx.session.execute(stmt)).scalar_one_or_none()
-    if endpoint is None:
-        if field is not None:
-            raise ValidationFailed(f"webhook {endpoint_id} does not exist in this workspace", field=field)
-        raise NotFound(f"webhook {endpoint_id} not found")
-    return endpoint
+    """The endpoint with this id; with ``field``, a missing one is bad input naming it."""
+    try:
+        return await get_owned(tx, WebhookEndpoint, endpoint_id, what=f"webhook {endpoint_id}", for_update=for_update)
+    except NotFound:
+        if field is None:
+            raise
+        raise ValidationFailed(f"webhook {endpoint_id} does not exist in this workspace", field=field) from None
 
 
 def _described(endpoint: WebhookEndpoint) -> dict[str, Any]:
