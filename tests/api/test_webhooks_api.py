@@ -28,7 +28,7 @@ def _webhook_settings(monkeypatch, tmp_path):  # type: ignore[no-untyped-def]
     monkeypatch.setenv("FRONTDESK_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("FRONTDESK_WEBHOOK_ALLOW_HTTP", "true")
     monkeypatch.setenv("FRONTDESK_WEBHOOK_ALLOW_PRIVATE", "true")
-    monkeypatch.setenv("FRONTDESK_WEBHOOK_TIMEOUT_SECONDS", "2")
+    monkeypatch.setenv("FRONTDESK_WEBHOOK_TIMEOUT_SECONDS", "10")
 
 
 @pytest.fixture
