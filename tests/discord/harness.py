@@ -24,10 +24,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import discord
 from aiohttp import web
 from discord.http import Route
-
-import discord
 
 API_VERSION = 10
 FAKE_TOKEN = "MTA1.fake-bot-token.for-tests-only"

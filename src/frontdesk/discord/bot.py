@@ -7,14 +7,18 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import discord
 from discord.ext import commands
 
-import discord
 from frontdesk.actions.base import Desk
 from frontdesk.actions.guilds import workspace_for_guild
 from frontdesk.domain.permissions import Actor
 
 log = logging.getLogger("frontdesk.discord")
+# frontdesk never joins voice channels; without this discord.py warns at every start that the
+# voice libraries are missing.
+discord.VoiceClient.warn_nacl = False
+discord.VoiceClient.warn_dave = False
 
 BOT_ACTOR = "discord bot"
 COGS = ("frontdesk.discord.cogs.tickets",)

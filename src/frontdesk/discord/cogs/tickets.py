@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from discord.ext import commands
-
 import discord
 from discord import app_commands
+from discord.ext import commands
+
 from frontdesk.domain.permissions import Actor
 from frontdesk.queries.discord import ticket_in_channel, workspace_id_for_guild
 
