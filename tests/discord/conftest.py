@@ -20,11 +20,11 @@ GUILD_READY_TIMEOUT = 0.01
 async def stand_in() -> AsyncIterator[DiscordStandIn]:
     server = DiscordStandIn()
     await server.start()
-    old = point_discord_at(server.base_url)
+    old = point_discord_at(server.base_url, server.gateway_url)
     try:
         yield server
     finally:
-        point_discord_at(old)
+        point_discord_at(*old)
         await server.close()
 
 

@@ -9,6 +9,8 @@
   fake token through discord.py's own HTTP client, and feeds gateway dispatches through the
   parsers the websocket would call, so caches, events, app commands and views behave as in
   production. ``drain`` waits until the events fed so far have been handled.
+* The stand-in also speaks the gateway protocol on a websocket (HELLO, IDENTIFY, READY,
+  GUILD_CREATE, heartbeats), for tests that run the bot as its command does (``bot.start``).
 
 See tests/README.md, "The Discord harness".
 """
@@ -25,7 +27,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import discord
-from aiohttp import web
+import yarl
+from aiohttp import WSMsgType, web
+from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
 API_VERSION = 10
@@ -290,6 +294,15 @@ class DiscordStandIn:
     messages: dict[str, dict[str, Any]] = field(default_factory=dict)
     global_commands: list[dict[str, Any]] = field(default_factory=list)
     base_url: str = ""
+    # The gateway: GUILD_CREATE payloads sent after READY to each connection (a shard gets
+    # the servers Discord would route to it), the IDENTIFY payloads received, and a close
+    # code to answer IDENTIFY with instead (4004 a bad token, 4014 privileged intents refused).
+    gateway_url: str = ""
+    gateway_guilds: list[dict[str, Any]] = field(default_factory=list)
+    identifies: list[dict[str, Any]] = field(default_factory=list)
+    refuse_identify: int | None = None
+    _sockets: list[web.WebSocketResponse] = field(default_factory=list)
+    _sequences: dict[int, int] = field(default_factory=dict)
     _scripts: list[_Script] = field(default_factory=list)
     _runner: web.AppRunner | None = None
     _changed: asyncio.Condition | None = None
@@ -300,6 +313,7 @@ class DiscordStandIn:
     async def start(self) -> None:
         self._changed = asyncio.Condition()
         app = web.Application()
+        app.router.add_get("/gateway", self._gateway)
         app.router.add_route("*", "/api/v{version}/{tail:.*}", self._handle)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -307,8 +321,11 @@ class DiscordStandIn:
         await site.start()
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         self.base_url = f"http://127.0.0.1:{port}/api/v{API_VERSION}"
+        self.gateway_url = f"ws://127.0.0.1:{port}/gateway"
 
     async def close(self) -> None:
+        for socket in list(self._sockets):
+            await socket.close()
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -346,6 +363,60 @@ class DiscordStandIn:
         async with asyncio.timeout(HANG_GUARD), self._changed:
             await self._changed.wait_for(lambda: len(self.seen(method, path)) >= count)
         return self.seen(method, path)
+
+    async def wait_for_identify(self, count: int = 1) -> list[dict[str, Any]]:
+        assert self._changed is not None
+        async with asyncio.timeout(HANG_GUARD), self._changed:
+            await self._changed.wait_for(lambda: len(self.identifies) >= count)
+        return self.identifies
+
+    async def dispatch(self, event: str, data: dict[str, Any]) -> None:
+        """Send a gateway dispatch to every connected client."""
+        for socket in list(self._sockets):
+            await self._send_dispatch(socket, event, data)
+
+    # -- the gateway --
+
+    async def _send_dispatch(self, socket: web.WebSocketResponse, event: str, data: dict[str, Any]) -> None:
+        seq = self._sequences[id(socket)] = self._sequences.get(id(socket), 0) + 1
+        await socket.send_json({"op": 0, "t": event, "s": seq, "d": data})
+
+    async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
+        socket = web.WebSocketResponse()
+        await socket.prepare(request)
+        self._sockets.append(socket)
+        await socket.send_json({"op": 10, "d": {"heartbeat_interval": 41_250}, "s": None, "t": None})
+        try:
+            async for frame in socket:
+                if frame.type is not WSMsgType.TEXT:
+                    break
+                message = json.loads(frame.data)
+                if message["op"] == 1:  # heartbeat
+                    await socket.send_json({"op": 11, "d": None, "s": None, "t": None})
+                elif message["op"] == 2:  # identify
+                    await self._identified(socket, message["d"])
+                elif message["op"] == 6:  # resume: this stand-in keeps no sessions
+                    await socket.send_json({"op": 9, "d": False, "s": None, "t": None})
+        finally:
+            self._sockets.remove(socket)
+        return socket
+
+    async def _identified(self, socket: web.WebSocketResponse, identify: dict[str, Any]) -> None:
+        self.identifies.append(identify)
+        assert self._changed is not None
+        async with self._changed:
+            self._changed.notify_all()
+        if self.refuse_identify is not None:
+            await socket.close(code=self.refuse_identify)
+            return
+        shard_id, shard_count = identify.get("shard") or (0, 1)
+        mine = [g for g in self.gateway_guilds if (int(g["id"]) >> 22) % shard_count == shard_id]
+        ready = payloads.ready(self.bot_user, application_id=self.application_id, guild_ids=[g["id"] for g in mine],
+                               shard=(shard_id, shard_count))
+        ready["resume_gateway_url"] = self.gateway_url
+        await self._send_dispatch(socket, "READY", ready)
+        for guild in mine:
+            await self._send_dispatch(socket, "GUILD_CREATE", guild)
 
     # -- serving --
 
@@ -425,8 +496,8 @@ def _application(s: DiscordStandIn, r: Recorded, m: re.Match[str]) -> tuple[int,
                  "interactions_endpoint_url": None, "approximate_guild_count": 1}
 
 
-def _gateway(s: DiscordStandIn, r: Recorded, m: re.Match[str]) -> tuple[int, Any]:
-    return 200, {"url": "wss://gateway.discord.gg", "shards": 1,
+def _gateway_url(s: DiscordStandIn, r: Recorded, m: re.Match[str]) -> tuple[int, Any]:
+    return 200, {"url": s.gateway_url, "shards": 1,
                  "session_start_limit": {"total": 1000, "remaining": 999, "reset_after": 14_400_000,
                                          "max_concurrency": 1}}
 
@@ -580,8 +651,8 @@ _ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
     for method, path, handler in [
         ("GET", "/users/@me", _me),
         ("GET", "/oauth2/applications/@me", _application),
-        ("GET", "/gateway/bot", _gateway),
-        ("GET", "/gateway", _gateway),
+        ("GET", "/gateway/bot", _gateway_url),
+        ("GET", "/gateway", _gateway_url),
         ("PUT", "/applications/{app}/commands", _overwrite_commands),
         ("GET", "/applications/{app}/commands", _list_commands),
         ("PUT", "/applications/{app}/guilds/{guild}/commands", _overwrite_commands),
@@ -683,8 +754,10 @@ class HarnessFactory:
         return harness
 
 
-def point_discord_at(base_url: str) -> str:
-    """Send discord.py's REST requests to ``base_url``; answers the base it replaced."""
-    old = Route.BASE
+def point_discord_at(base_url: str, gateway_url: str | yarl.URL) -> tuple[str, yarl.URL]:
+    """Send discord.py's REST requests to ``base_url`` and its gateway connections to
+    ``gateway_url``; answers what they replaced."""
+    old = Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY
     Route.BASE = base_url
+    DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
     return old
