@@ -221,6 +221,8 @@ def discord_bot(
                                                    "(e.g. 0,1); needs --shard-count")] = None,
     shard_count: Annotated[int | None, typer.Option("--shard-count", min=1, help="How many shards there are "
                                                      "in all (default: as many as Discord recommends)")] = None,
+    invite: Annotated[bool, typer.Option("--invite", help="Print the URL that adds the bot to a server, "
+                                         "and exit")] = False,
 ) -> None:
     """Run the Discord bot alone (the gateway client), for scale-out beside `serve --no-discord`.
     Needs FRONTDESK_DISCORD_TOKEN."""
@@ -233,6 +235,14 @@ def discord_bot(
         fail("set FRONTDESK_DISCORD_TOKEN to the bot's token (README, \"Discord\")", 2)
     from frontdesk.discord.runner import describe_failure, parse_shards, run_bot
 
+    if invite:
+        from frontdesk.discord.bot import application_id_from_token, invite_url
+
+        application_id = application_id_from_token(settings.discord_token.get_secret_value())
+        if application_id is None:
+            fail("FRONTDESK_DISCORD_TOKEN does not look like a bot token", 2)
+        typer.echo(invite_url(application_id))
+        return
     with reported_errors(settings):
         ids, count = parse_shards(shard_ids, shard_count)
     require_schema(settings)

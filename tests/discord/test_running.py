@@ -151,3 +151,16 @@ async def test_frontdesk_discord_says_when_the_token_is_refused(env: dict[str, A
     assert result.exit_code == 1, result.output
     assert "Discord refused the token" in result.output
     assert stand_in.seen("GET", "/users/@me")[0].status == 401
+
+
+def test_frontdesk_discord_prints_the_invite_url_of_the_token(env: dict[str, Any]) -> None:
+    import base64
+
+    from frontdesk.discord.bot import bot_permissions
+
+    token = base64.b64encode(b"123456789012345678").decode().rstrip("=") + ".GhXyZ.signature-part"
+    result = _invoke({**env, "FRONTDESK_DISCORD_TOKEN": token}, "--invite")
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == ("https://discord.com/oauth2/authorize?client_id=123456789012345678"
+                                     f"&scope=bot+applications.commands&permissions={bot_permissions().value}")
+    assert _invoke({**env, "FRONTDESK_DISCORD_TOKEN": "nonsense"}, "--invite").exit_code == 2

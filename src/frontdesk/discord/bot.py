@@ -4,6 +4,7 @@ or as the member who used a command."""
 
 from __future__ import annotations
 
+import base64
 import logging
 from typing import Any
 
@@ -58,6 +59,16 @@ def bot_permissions() -> discord.Permissions:
         use_external_emojis=True,
         mention_everyone=True,  # pinging staff roles that are not mentionable
     )
+
+
+def application_id_from_token(token: str) -> int | None:
+    """A bot token starts with its user id (which is the application's id) in base64."""
+    head = token.strip().split(".", 1)[0]
+    try:
+        decoded = base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)).decode("ascii")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return int(decoded) if decoded.isdigit() else None
 
 
 def invite_url(application_id: int) -> str:
