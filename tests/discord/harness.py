@@ -111,8 +111,11 @@ class payloads:  # noqa: N801 - a namespace of builders, read as payloads.guild(
 
     @staticmethod
     def thread(guild_id: str, parent_id: str, *, name: str = "ticket", owner_id: str | None = None,
-               private: bool = True, id: str | None = None, applied_tags: list[str] | None = None) -> dict[str, Any]:
-        return {"id": id or snowflake(), "type": ChannelType.PRIVATE_THREAD if private else ChannelType.PUBLIC_THREAD,
+               private: bool = True, id: str | None = None, applied_tags: list[str] | None = None,
+               newly_created: bool = False) -> dict[str, Any]:
+        """A thread or forum post (REST); with ``newly_created`` the THREAD_CREATE of a new one."""
+        kind = ChannelType.PRIVATE_THREAD if private else ChannelType.PUBLIC_THREAD
+        return {"newly_created": newly_created, "id": id or snowflake(), "type": kind,
                 "guild_id": guild_id, "parent_id": parent_id, "name": name, "owner_id": owner_id or snowflake(),
                 "last_message_id": None, "rate_limit_per_user": 0, "message_count": 0, "member_count": 1,
                 "total_message_sent": 0, "flags": 0, "applied_tags": applied_tags or [],
@@ -163,16 +166,30 @@ class payloads:  # noqa: N801 - a namespace of builders, read as payloads.guild(
                 "geo_ordered_rtc_regions": [], "presences": []}
 
     @staticmethod
+    def button(custom_id: str, label: str = "Open", *, style: int = 1) -> dict[str, Any]:
+        return {"type": 2, "style": style, "label": label, "custom_id": custom_id, "disabled": False}
+
+    @staticmethod
+    def string_select(custom_id: str, values: list[str], *, placeholder: str | None = None) -> dict[str, Any]:
+        return {"type": 3, "custom_id": custom_id, "placeholder": placeholder, "min_values": 1, "max_values": 1,
+                "disabled": False, "options": [{"label": v, "value": v, "default": False} for v in values]}
+
+    @staticmethod
+    def action_row(*components: dict[str, Any]) -> dict[str, Any]:
+        return {"type": 1, "components": list(components)}
+
+    @staticmethod
     def message(channel_id: str, author: dict[str, Any], content: str = "", *, guild_id: str | None = None,
                 member: dict[str, Any] | None = None, id: str | None = None,
-                reference: dict[str, Any] | None = None) -> dict[str, Any]:
+                reference: dict[str, Any] | None = None,
+                components: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         """A message object (REST) or a MESSAGE_CREATE payload (gateway, with ``guild_id`` and
         ``member`` for a server message)."""
         data: dict[str, Any] = {
             "id": id or snowflake(), "channel_id": channel_id, "author": author, "content": content,
             "timestamp": now_iso(), "edited_timestamp": None, "tts": False, "mention_everyone": False,
             "mentions": [], "mention_roles": [], "mention_channels": [], "attachments": [], "embeds": [],
-            "reactions": [], "pinned": False, "type": 0, "flags": 0, "components": [],
+            "reactions": [], "pinned": False, "type": 0, "flags": 0, "components": components or [],
         }
         if guild_id is not None:
             data["guild_id"] = guild_id
@@ -227,7 +244,10 @@ class payloads:  # noqa: N801 - a namespace of builders, read as payloads.guild(
                   channel: dict[str, Any], member: dict[str, Any] | None = None,
                   user: dict[str, Any] | None = None, values: list[str] | None = None,
                   component_type: int = 2, permissions: int = 0) -> dict[str, Any]:
-        """A button (component_type 2) or string select (3, with ``values``) interaction."""
+        """A button (component_type 2) or string select (3, with ``values``) interaction on
+        ``message``, which must carry the component as Discord's does (discord.py finds a
+        ``DynamicItem`` there): build it with ``components=[action_row(button(...))]``, or take
+        the message the bot posted from ``stand_in.messages``."""
         data: dict[str, Any] = {"custom_id": custom_id, "component_type": component_type}
         if values is not None:
             data["values"] = values
@@ -687,6 +707,10 @@ _ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
 _HANDLING_TASKS = ("discord.py:", "CommandTree-invoker", "discord-ui-")
 
 
+class HandlerFailed(AssertionError):
+    """An event handler or app command raised while the harness drained (the cause is chained)."""
+
+
 @dataclass
 class DiscordHarness:
     """A bot logged in against a stand-in. ``feed`` a gateway dispatch, ``drain`` until it
@@ -694,6 +718,31 @@ class DiscordHarness:
 
     stand_in: DiscordStandIn
     bot: discord.Client
+    # Exceptions raised by event handlers and app commands; ``drain`` raises the first.
+    failures: list[BaseException] = field(default_factory=list)
+
+    def watch_failures(self) -> None:
+        """discord.py logs and swallows what a handler raises; a test should fail instead."""
+        original = self.bot.on_error
+
+        async def on_error(event: str, *args: Any, **kwargs: Any) -> None:
+            import sys
+
+            failure = sys.exc_info()[1]
+            if failure is not None:
+                self.failures.append(failure)
+            await original(event, *args, **kwargs)
+
+        self.bot.on_error = on_error  # type: ignore[method-assign]
+        tree = getattr(self.bot, "tree", None) or getattr(self.state, "_command_tree", None)
+        if tree is not None:
+            tree_original = tree.on_error
+
+            async def on_tree_error(interaction: discord.Interaction, error: Exception) -> None:
+                self.failures.append(error)
+                await tree_original(interaction, error)
+
+            tree.on_error = on_tree_error
 
     @property
     def state(self) -> Any:
@@ -718,6 +767,8 @@ class DiscordHarness:
 
         async with asyncio.timeout(HANG_GUARD):
             await settle()
+        if self.failures:
+            raise HandlerFailed(f"{len(self.failures)} handler(s) raised") from self.failures[0]
 
     async def connect(self, guilds: list[dict[str, Any]] = ()) -> None:  # type: ignore[assignment]
         """READY listing ``guilds`` as unavailable, then a GUILD_CREATE for each, then wait
@@ -750,6 +801,7 @@ class HarnessFactory:
     async def start(self, bot: discord.Client, *, token: str = FAKE_TOKEN) -> DiscordHarness:
         await bot.login(token)
         harness = DiscordHarness(self.stand_in, bot)
+        harness.watch_failures()
         self.started.append(harness)
         return harness
 

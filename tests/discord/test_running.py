@@ -164,3 +164,26 @@ def test_frontdesk_discord_prints_the_invite_url_of_the_token(env: dict[str, Any
     assert result.output.strip() == ("https://discord.com/oauth2/authorize?client_id=123456789012345678"
                                      f"&scope=bot+applications.commands&permissions={bot_permissions().value}")
     assert _invoke({**env, "FRONTDESK_DISCORD_TOKEN": "nonsense"}, "--invite").exit_code == 2
+
+
+@pytest.fixture
+def served(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, Any]]:
+    """What `frontdesk serve` ran, recorded instead of run: uvicorn alone, or with the bot."""
+    calls: list[tuple[str, Any]] = []
+
+    async def with_bot(server: Any, desk: Desk, token: str) -> None:
+        calls.append(("with bot", token))
+
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: calls.append(("api only", None)))
+    monkeypatch.setattr("frontdesk.discord.runner.serve_with_bot", with_bot)
+    monkeypatch.setattr("frontdesk.cli.configure_logging", lambda settings: None)
+    return calls
+
+
+def test_serve_runs_the_bot_only_when_a_token_is_set(env: dict[str, Any], served: list[tuple[str, Any]]) -> None:
+    runner = CliRunner()
+    assert runner.invoke(app, ["serve"], env=env).exit_code == 0
+    assert runner.invoke(app, ["serve"], env={**env, "FRONTDESK_DISCORD_TOKEN": FAKE_TOKEN}).exit_code == 0
+    assert runner.invoke(app, ["serve", "--no-discord"], env={**env, "FRONTDESK_DISCORD_TOKEN": FAKE_TOKEN}
+                         ).exit_code == 0
+    assert served == [("api only", None), ("with bot", FAKE_TOKEN), ("api only", None)]
