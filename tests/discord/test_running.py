@@ -187,3 +187,12 @@ def test_serve_runs_the_bot_only_when_a_token_is_set(env: dict[str, Any], served
     assert runner.invoke(app, ["serve", "--no-discord"], env={**env, "FRONTDESK_DISCORD_TOKEN": FAKE_TOKEN}
                          ).exit_code == 0
     assert served == [("api only", None), ("with bot", FAKE_TOKEN), ("api only", None)]
+
+
+async def test_frontdesk_discord_says_when_discord_cannot_be_reached(env: dict[str, Any],
+                                                                     stand_in: DiscordStandIn) -> None:
+    await stand_in.close()  # nothing listens on its port any more
+    result = await asyncio.to_thread(_invoke, {**env, "FRONTDESK_DISCORD_TOKEN": FAKE_TOKEN})
+    assert result.exit_code == 1, result.output
+    assert "cannot reach Discord" in result.output
+    assert "database" not in result.output

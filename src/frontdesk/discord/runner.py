@@ -6,6 +6,7 @@ import asyncio
 import logging
 from typing import Any
 
+import aiohttp
 import discord
 
 from frontdesk.actions.base import Desk
@@ -13,6 +14,10 @@ from frontdesk.discord.bot import build_bot
 from frontdesk.domain.errors import ValidationFailed
 
 log = logging.getLogger("frontdesk.discord")
+
+
+class DiscordUnreachable(discord.ClientException):
+    """Discord's API or gateway could not be reached at all (DNS, refused, TLS)."""
 
 
 def parse_shards(shard_ids: str | None, shard_count: int | None) -> tuple[list[int] | None, int | None]:
@@ -36,8 +41,12 @@ async def run_bot(desk: Desk, token: str, *, shard_ids: list[int] | None = None,
                   **options: Any) -> None:
     """Connect to Discord and handle events until cancelled or closed."""
     bot = build_bot(desk, shard_ids=shard_ids, shard_count=shard_count, **options)
-    async with bot:
-        await bot.start(token)
+    try:
+        async with bot:
+            await bot.start(token)
+    except (aiohttp.ClientError, OSError) as exc:
+        # Told apart from the database's errors, which the commands report on their own.
+        raise DiscordUnreachable(f"cannot reach Discord: {exc}") from exc
 
 
 async def serve_with_bot(server: Any, desk: Desk, token: str) -> None:
@@ -63,4 +72,6 @@ def describe_failure(exc: BaseException) -> str:
     if isinstance(exc, discord.PrivilegedIntentsRequired):
         return ("the Server Members and Message Content intents are not enabled for this application "
                 "(Developer Portal, Bot, Privileged Gateway Intents)")
+    if isinstance(exc, DiscordUnreachable):
+        return str(exc)
     return f"{type(exc).__name__}: {exc}"
