@@ -52,3 +52,32 @@ async def test_claim_in_a_server_without_a_workspace_yet_is_not_a_ticket(harness
     await harness.drain()
     [callback] = harness.stand_in.seen("POST", f"/interactions/{interaction['id']}/.*/callback")
     assert callback.json["data"]["content"] == NOT_A_TICKET
+
+
+async def test_claim_inside_a_ticket_is_recognised_and_changes_nothing_yet(desk: Desk,
+                                                                          harness: DiscordHarness) -> None:
+    from frontdesk.actions import members as m
+    from frontdesk.actions.tickets import open_ticket
+    from frontdesk.domain.permissions import Actor
+
+    staff_user = payloads.user(username="sam")
+    guild = payloads.guild(members=[payloads.member(staff_user)])
+    ticket_channel = payloads.text_channel(guild["id"], name="ticket-1")
+    guild["channels"].append(ticket_channel)
+    await harness.connect([guild])
+    workspace_id = harness.bot.workspace_ids[int(guild["id"])]  # type: ignore[attr-defined]
+    async with desk.tx(Actor.system(), workspace_id) as tx:
+        kind = await m.create_ticket_type(tx, name="General")
+        opener = await m.add_member(tx, display_name="Casey", discord_user_id=payloads.user()["id"])
+        ticket = await open_ticket(tx, type_id=kind.id, title="Refund", opener_id=opener.id,
+                                   channel="discord_channel", external_id=ticket_channel["id"])
+        number = ticket.number
+    before = await _counts(desk)
+
+    interaction = harness.slash("claim", guild=guild, channel=ticket_channel, member=payloads.member(staff_user))
+    await harness.drain()
+
+    [callback] = harness.stand_in.seen("POST", f"/interactions/{interaction['id']}/.*/callback")
+    assert callback.json["data"]["content"].startswith(f"Ticket {number}:")
+    assert callback.json["data"]["flags"] & EPHEMERAL
+    assert await _counts(desk) == before
