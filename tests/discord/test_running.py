@@ -20,7 +20,7 @@ from frontdesk.discord.bot import bot_intents
 from frontdesk.discord.runner import parse_shards, run_bot, serve_with_bot
 from frontdesk.domain.errors import ValidationFailed
 from tests.discord.conftest import GUILD_READY_TIMEOUT
-from tests.discord.harness import FAKE_TOKEN, HANG_GUARD, DiscordStandIn, payloads
+from tests.discord.harness import FAKE_TOKEN, HANG_GUARD, DiscordHarness, DiscordStandIn, payloads
 
 
 async def eventually(check: Callable[[], Awaitable[bool]]) -> None:
@@ -196,3 +196,25 @@ async def test_frontdesk_discord_says_when_discord_cannot_be_reached(env: dict[s
     assert result.exit_code == 1, result.output
     assert "cannot reach Discord" in result.output
     assert "database" not in result.output
+
+
+async def test_only_the_process_running_shard_0_syncs_the_commands(desk: Desk, stand_in: DiscordStandIn,
+                                                                   make_bot: Callable[..., Any]) -> None:
+    # A server id whose shard (id >> 22 modulo the shard count) is 1 of 2.
+    guild = next(g for g in (payloads.guild() for _ in range(64)) if (int(g["id"]) >> 22) % 2 == 1)
+    stand_in.gateway_guilds.append(guild)
+    commands_path = f"/applications/{stand_in.application_id}/commands"
+    for shard_ids, syncs in (([1], 0), ([0], 1)):
+        bot = make_bot(desk, shard_ids=shard_ids, shard_count=2)
+        await bot.__aenter__()  # what `async with bot` does in run_bot, so wait_until_ready can wait
+        running = asyncio.create_task(bot.start(FAKE_TOKEN))
+        try:
+            async with asyncio.timeout(HANG_GUARD):
+                await bot.wait_until_ready()
+            await DiscordHarness(stand_in, bot).drain()  # on_ready has run
+            assert [i["shard"] for i in stand_in.identifies[-1:]] == [[shard_ids[0], 2]]
+            assert len(stand_in.seen("PUT", commands_path)) == syncs
+        finally:
+            await bot.close()
+            await asyncio.gather(running, return_exceptions=True)
+    await eventually(_has_workspace_for(desk, guild["id"]))  # from shard 1, the one Discord routes it to
