@@ -133,8 +133,8 @@ def serve(
                                        "workspace yet, and print a fresh API token for its admin")] = False,
     no_worker: Annotated[bool, typer.Option("--no-worker", help="Run no worker sweeps in this process "
                                             "(stateless API replicas; run `frontdesk worker` elsewhere)")] = False,
-    no_discord: Annotated[bool, typer.Option("--no-discord", help="Run no Discord bot in this process "
-                                             "(no Discord bot exists yet; accepted for replicas)")] = False,
+    no_discord: Annotated[bool, typer.Option("--no-discord", help="Run no Discord bot in this process even "
+                                             "when FRONTDESK_DISCORD_TOKEN is set (API replicas)")] = False,
     workers: Annotated[int, typer.Option(min=1, help="Processes serving the API; above 1, each builds "
                                          "its own desk from the environment (use PostgreSQL)")] = 1,
 ) -> None:
@@ -151,8 +151,12 @@ def serve(
     with reported_errors(settings):
         revision = ensure_database(settings)
     log.info("database ready", extra={"database": describe_database(settings.database_url), "revision": revision})
+    run_discord = settings.discord_token is not None and not no_discord
+    if run_discord and workers > 1:
+        log.warning("the Discord bot does not run under --workers; run `frontdesk discord` beside the API")
+        run_discord = False
     log.info("serve options", extra={"worker": "on" if settings.worker else "off",
-                                     "discord": "off" if no_discord else "none yet", "workers": workers})
+                                     "discord": "on" if run_discord else "off", "workers": workers})
     token_line = with_desk(settings, _prepare_demo) if demo else None
     typer.echo(f"frontdesk on http://{settings.host}:{settings.port}  (API docs: /docs, spec: /openapi.json)")
     if token_line:
@@ -167,9 +171,16 @@ def serve(
         return
     from frontdesk.api.app import create_app
 
-    api = create_app(build_desk(settings), max_attachment_bytes=settings.max_attachment_bytes,
-                     run_worker=settings.worker)
-    uvicorn.run(api, host=settings.host, port=settings.port, log_config=None)
+    desk = build_desk(settings)
+    api = create_app(desk, max_attachment_bytes=settings.max_attachment_bytes, run_worker=settings.worker)
+    if not run_discord:
+        uvicorn.run(api, host=settings.host, port=settings.port, log_config=None)
+        return
+    from frontdesk.discord.runner import serve_with_bot
+
+    assert settings.discord_token is not None
+    server = uvicorn.Server(uvicorn.Config(api, host=settings.host, port=settings.port, log_config=None))
+    asyncio.run(serve_with_bot(server, desk, settings.discord_token.get_secret_value()))
 
 
 @app.command()
@@ -202,6 +213,51 @@ def worker(
         log.info("worker stopped")
 
     with_desk(settings, forever)
+
+
+@app.command("discord")
+def discord_bot(
+    shard_ids: Annotated[str | None, typer.Option("--shard-ids", help="Run only these shards, comma-separated "
+                                                   "(e.g. 0,1); needs --shard-count")] = None,
+    shard_count: Annotated[int | None, typer.Option("--shard-count", min=1, help="How many shards there are "
+                                                     "in all (default: as many as Discord recommends)")] = None,
+    invite: Annotated[bool, typer.Option("--invite", help="Print the URL that adds the bot to a server, "
+                                         "and exit")] = False,
+) -> None:
+    """Run the Discord bot alone (the gateway client), for scale-out beside `serve --no-discord`.
+    Needs FRONTDESK_DISCORD_TOKEN."""
+    settings = settings_or_exit()
+    try:
+        configure_logging(settings)
+    except ValueError as exc:
+        fail(f"bad logging configuration: {exc}", 2)
+    if settings.discord_token is None:
+        fail("set FRONTDESK_DISCORD_TOKEN to the bot's token (README, \"Discord\")", 2)
+    from frontdesk.discord.runner import describe_failure, parse_shards, run_bot
+
+    if invite:
+        from frontdesk.discord.bot import application_id_from_token, invite_url
+
+        application_id = application_id_from_token(settings.discord_token.get_secret_value())
+        if application_id is None:
+            fail("FRONTDESK_DISCORD_TOKEN does not look like a bot token", 2)
+        typer.echo(invite_url(application_id))
+        return
+    with reported_errors(settings):
+        ids, count = parse_shards(shard_ids, shard_count)
+    require_schema(settings)
+    token = settings.discord_token.get_secret_value()
+    log.info("discord starting", extra={"shard_ids": ids, "shard_count": count})
+    try:
+        with_desk(settings, lambda desk: run_bot(desk, token, shard_ids=ids, shard_count=count))
+    except KeyboardInterrupt:
+        pass
+    except Exception as exc:  # the bot's own failures (token, intents), not the database's
+        import discord
+
+        if isinstance(exc, discord.DiscordException):
+            fail(describe_failure(exc), 1)
+        raise
 
 
 async def _prepare_demo(desk: Desk) -> str | None:

@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -46,6 +46,9 @@ class Settings(BaseSettings):
                                           "and Slack connections (https only otherwise); for tests and local stand-ins")
     public_url: str | None = Field(default=None, description="the desk's address as people reach it, for links "
                                    "back from issues pushed to Jira or Linear (e.g. https://support.example.com)")
+    # --- the Discord bot (issue 5) ---
+    discord_token: SecretStr | None = Field(default=None, description="the bot's token; when set, `frontdesk "
+                                            "serve` also runs the Discord bot (never logged)")
 
     @field_validator("database_url")
     @classmethod

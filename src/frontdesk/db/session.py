@@ -33,8 +33,10 @@ def _sqlite_engine(url: str, *, immediate: bool, busy_timeout_ms: int) -> AsyncE
         # Take transaction control away from the driver so BEGIN is ours to issue.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        # The busy timeout first: switching to WAL takes a lock, and without a timeout a new
+        # connection fails at once ("database is locked") while another process writes.
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()

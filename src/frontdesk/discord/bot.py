@@ -1,0 +1,141 @@
+"""The bot process: intents, permissions, the invite URL, and a ``commands.Bot`` built from a
+``Desk``. The bot never writes rows itself; it calls actions as the desk (``Actor.system``)
+or as the member who used a command."""
+
+from __future__ import annotations
+
+import base64
+import logging
+from typing import Any
+
+import discord
+from discord.ext import commands
+
+from frontdesk.actions.base import Desk
+from frontdesk.actions.guilds import workspace_for_guild
+from frontdesk.domain.permissions import Actor
+
+log = logging.getLogger("frontdesk.discord")
+# frontdesk never joins voice channels; without this discord.py warns at every start that the
+# voice libraries are missing.
+discord.VoiceClient.warn_nacl = False
+discord.VoiceClient.warn_dave = False
+
+BOT_ACTOR = "discord bot"
+COGS = ("frontdesk.discord.cogs.tickets",)
+
+
+def bot_intents() -> discord.Intents:
+    """Every intent the bot asks for, in one place. Members and message content are
+    privileged: switch them on in the developer portal (README, "Discord")."""
+    intents = discord.Intents.none()
+    intents.guilds = True  # servers, channels, threads, roles
+    intents.members = True  # who joins, their roles (staff roles, blacklists)
+    intents.guild_messages = True  # messages in ticket channels, threads and forum posts
+    intents.dm_messages = True  # the DM relay (modmail)
+    intents.message_content = True  # the text of those messages, `?name` shortcodes, `-r ` replies
+    return intents
+
+
+def bot_permissions() -> discord.Permissions:
+    """The server permissions the invite asks for: what creating, moving, locking and closing
+    ticket channels, threads and forum posts needs, plus webhooks for replies shown under a
+    staff member's name."""
+    return discord.Permissions(
+        view_channel=True,
+        manage_channels=True,
+        manage_roles=True,  # permission overwrites on ticket channels (lockdown, adduser)
+        manage_threads=True,
+        manage_webhooks=True,
+        manage_messages=True,  # pins, deleting `?name` trigger messages
+        send_messages=True,
+        send_messages_in_threads=True,
+        create_public_threads=True,
+        create_private_threads=True,
+        embed_links=True,
+        attach_files=True,
+        read_message_history=True,
+        add_reactions=True,
+        use_external_emojis=True,
+        mention_everyone=True,  # pinging staff roles that are not mentionable
+    )
+
+
+def application_id_from_token(token: str) -> int | None:
+    """A bot token starts with its user id (which is the application's id) in base64."""
+    head = token.strip().split(".", 1)[0]
+    try:
+        decoded = base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)).decode("ascii")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return int(decoded) if decoded.isdigit() else None
+
+
+def invite_url(application_id: int) -> str:
+    return discord.utils.oauth_url(application_id, permissions=bot_permissions(),
+                                   scopes=("bot", "applications.commands"))
+
+
+class FrontdeskBot(commands.Bot):
+    """One gateway client (or, as ``ShardedFrontdeskBot``, a range of shards) over a desk."""
+
+    def __init__(self, desk: Desk, *, sync_commands: bool = True, **options: Any) -> None:
+        # Guilds are not chunked at start-up: a public bot in thousands of servers would fetch
+        # every member list on each restart; members are read as events name them.
+        options.setdefault("chunk_guilds_at_startup", False)
+        super().__init__(command_prefix=commands.when_mentioned, intents=bot_intents(), help_command=None,
+                         **options)
+        self.desk = desk
+        self.sync_commands = sync_commands
+        self.synced = False
+        # Server id -> workspace id; a server's workspace never changes, so this is only a cache.
+        self.workspace_ids: dict[int, int] = {}
+
+    async def setup_hook(self) -> None:
+        for cog in COGS:
+            await self.load_extension(cog)
+
+    def syncs_commands(self) -> bool:
+        """Commands are global: one shard is enough to overwrite them (shard 0, or the only one)."""
+        shard_ids = getattr(self, "shard_ids", None)
+        return self.sync_commands and (shard_ids is None or 0 in shard_ids)
+
+    async def on_ready(self) -> None:
+        if self.user is not None:
+            log.info("discord connected", extra={"user": str(self.user), "guilds": len(self.guilds),
+                                                 "invite_url": invite_url(self.application_id or self.user.id)})
+        if self.syncs_commands() and not self.synced:
+            synced = await self.tree.sync()
+            self.synced = True
+            log.info("slash commands synced", extra={"commands": sorted(c.name for c in synced)})
+
+    async def on_guild_join(self, guild: discord.Guild) -> None:
+        await self.ensure_workspace(guild)
+
+    async def on_guild_available(self, guild: discord.Guild) -> None:
+        await self.ensure_workspace(guild)
+
+    async def ensure_workspace(self, guild: discord.Guild) -> int:
+        """The workspace of ``guild``, created when the bot first sees the server."""
+        cached = self.workspace_ids.get(guild.id)
+        if cached is not None:
+            return cached
+        async with self.desk.tx(Actor.system(BOT_ACTOR), 0) as tx:
+            workspace, created = await workspace_for_guild(tx, guild_id=str(guild.id), name=guild.name)
+            workspace_id = workspace.id
+        if created:
+            log.info("workspace created for a Discord server", extra={"guild_id": str(guild.id),
+                                                                       "workspace_id": workspace_id})
+        self.workspace_ids[guild.id] = workspace_id
+        return workspace_id
+
+
+class ShardedFrontdeskBot(FrontdeskBot, commands.AutoShardedBot):
+    """The same bot over a range of shards (``frontdesk discord --shard-ids 0,1 --shard-count 4``)."""
+
+
+def build_bot(desk: Desk, *, shard_ids: list[int] | None = None, shard_count: int | None = None,
+              **options: Any) -> FrontdeskBot:
+    if shard_ids is None and shard_count is None:
+        return FrontdeskBot(desk, **options)
+    return ShardedFrontdeskBot(desk, shard_ids=shard_ids, shard_count=shard_count, **options)

@@ -1,0 +1,1 @@
+"""One cog per feature; the bot loads them in ``setup_hook``."""
