@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete, select
 
 from frontdesk.actions import conversations as conv
-from frontdesk.actions import lifecycle, merge, messages, tickets
+from frontdesk.actions import lifecycle, macros, merge, messages, rules, tickets
 from frontdesk.actions import members as m
 from frontdesk.actions.base import Desk, Tx
 from frontdesk.clock import ManualClock
@@ -52,6 +52,25 @@ def _file(name: str) -> messages.NewAttachment:
     lines = [f"09:{d:02d}:11Z GET /v2/snapshots?filter=tag:nightly 500 {d * 9_000 + 31} ms req_{d:04x}"
              for d in range(1, 9)]
     return messages.NewAttachment(filename=name, content_type="text/plain", data="\n".join(lines).encode())
+
+
+# Canned replies staff of this desk would keep, and a rule that tags outage reports as they
+# come in (the stories then show it at work).
+DEMO_MACROS: list[dict[str, Any]] = [
+    {"shortcut": "refund-policy", "category": "Billing",
+     "content": "Hi {user}, refunds go back to the card you paid with, within 5 to 10 business days. "
+                "I've noted it on ticket #{ticket.number}. - {staff}"},
+    {"shortcut": "status-page", "category": "Outages",
+     "content": "Thanks {user}. We're tracking this on status.nimbus.example and will update this ticket "
+                "as soon as we know more."},
+    {"shortcut": "need-logs", "category": "Technical",
+     "content": "Could you send us the last 50 lines of your instance log and the time it happened "
+                "(with your timezone)? That lets us find it on our side."},
+]
+DEMO_RULES: list[dict[str, Any]] = [
+    {"name": "Tag outage reports", "trigger": "keyword", "keywords": ["been down", "is down", "outage", "unreachable"],
+     "actions": [{"type": "add_tag", "tag": "outage-report"}, {"type": "set_priority", "priority": "high"}]},
+]
 
 
 # Time policies a real desk like this one would set: the hours staff work, an away message,
@@ -113,6 +132,10 @@ class DemoBuilder:
             await m.define_custom_field(tx, key="vendor_ticket_id", label="Engineering ticket", field_type="text")
             for key, member_id in self.ids.items():
                 self.actors[key] = await m.actor_for_member(tx, await tx.session.get(Member, member_id))
+            for macro in DEMO_MACROS:
+                await macros.create_macro(tx, **macro)
+            for rule in DEMO_RULES:
+                await rules.create_rule(tx, rule)
 
     def _timeline(self) -> list[tuple[datetime, int, int, Story, str]]:
         """Every story's steps with a time each, merged into one chronological list."""

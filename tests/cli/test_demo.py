@@ -40,6 +40,10 @@ def test_demo_builds_a_workspace_with_tickets_in_every_state(cli_any_db):
     assert cli.scalar("SELECT count(*) FROM transcripts") == cli.scalar(
         "SELECT count(*) FROM tickets WHERE status = 'closed' AND merged_into_id IS NULL")
     assert cli.scalar("SELECT count(*) FROM attachments") == 1
+    # Macros to insert, and a rule that tagged the outage report when it came in.
+    assert cli.scalar("SELECT count(*) FROM macros") >= 3
+    assert cli.scalar("SELECT count(*) FROM rule_runs") >= 1
+    assert cli.scalar("SELECT count(*) FROM ticket_tags WHERE tag = 'outage-report'") >= 1
 
 
 def test_demo_plays_every_story_over_three_weeks_in_order(cli):
