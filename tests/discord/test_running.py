@@ -20,7 +20,7 @@ from frontdesk.discord.bot import bot_intents
 from frontdesk.discord.runner import parse_shards, run_bot, serve_with_bot
 from frontdesk.domain.errors import ValidationFailed
 from tests.discord.conftest import GUILD_READY_TIMEOUT
-from tests.discord.harness import FAKE_TOKEN, HANG_GUARD, DiscordHarness, DiscordStandIn, payloads
+from tests.discord.harness import FAKE_TOKEN, HANG_GUARD, DiscordHarness, DiscordStandIn, payloads, snowflake
 
 
 async def eventually(check: Callable[[], Awaitable[bool]]) -> None:
@@ -200,8 +200,11 @@ async def test_frontdesk_discord_says_when_discord_cannot_be_reached(env: dict[s
 
 async def test_only_the_process_running_shard_0_syncs_the_commands(desk: Desk, stand_in: DiscordStandIn,
                                                                    make_bot: Callable[..., Any]) -> None:
-    # A server id whose shard (id >> 22 modulo the shard count) is 1 of 2.
-    guild = next(g for g in (payloads.guild() for _ in range(64)) if (int(g["id"]) >> 22) % 2 == 1)
+    # A server id whose shard (id >> 22 modulo the shard count) is 1 of 2: ids made in the same
+    # millisecond share their timestamp bits, so the id is built rather than searched for.
+    millis = int(snowflake()) >> 22
+    guild = payloads.guild(id=str((millis | 1) << 22))
+    assert (int(guild["id"]) >> 22) % 2 == 1
     stand_in.gateway_guilds.append(guild)
     commands_path = f"/applications/{stand_in.application_id}/commands"
     for shard_ids, syncs in (([1], 0), ([0], 1)):
