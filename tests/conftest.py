@@ -14,6 +14,7 @@ import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -120,3 +121,24 @@ async def world(desk):  # type: ignore[no-untyped-def]
     from tests.support import build_world
 
     return await build_world(desk)
+
+
+@pytest.fixture
+def webhook_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Settings for tests that deliver webhooks to a receiver on loopback: a secret key, a
+    data folder of the test's own, http and private addresses allowed, and a delivery
+    timeout loose enough for a loaded machine (the receiver shares the test's event loop)."""
+    monkeypatch.setenv("FRONTDESK_SECRET_KEY", "a key for the webhook tests, long enough")
+    monkeypatch.setenv("FRONTDESK_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("FRONTDESK_WEBHOOK_ALLOW_HTTP", "true")
+    monkeypatch.setenv("FRONTDESK_WEBHOOK_ALLOW_PRIVATE", "true")
+    monkeypatch.setenv("FRONTDESK_WEBHOOK_TIMEOUT_SECONDS", "10")
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Any]:
+    """A webhook receiver on loopback (``tests.webhook_receiver``), closed after the test."""
+    from tests.webhook_receiver import Receiver
+
+    async with Receiver() as running:
+        yield running

@@ -16,25 +16,13 @@ from frontdesk.db.models import Event, WebhookEndpoint
 from frontdesk.worker import outbox as ob
 from tests.api.conftest import free_port
 from tests.api.helpers import TICKETS, ok, open_ticket, problem
-from tests.webhook_receiver import Receiver, Reply
+from tests.webhook_receiver import Reply
 
 HOOKS = "/api/v1/webhooks"
 PUBLIC = "https://93.184.215.14/hook"
 
 
-@pytest.fixture(autouse=True)
-def _webhook_settings(monkeypatch, tmp_path):  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("FRONTDESK_SECRET_KEY", "a key for the webhook API tests")
-    monkeypatch.setenv("FRONTDESK_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("FRONTDESK_WEBHOOK_ALLOW_HTTP", "true")
-    monkeypatch.setenv("FRONTDESK_WEBHOOK_ALLOW_PRIVATE", "true")
-    monkeypatch.setenv("FRONTDESK_WEBHOOK_TIMEOUT_SECONDS", "10")
-
-
-@pytest.fixture
-async def receiver():  # type: ignore[no-untyped-def]
-    async with Receiver() as running:
-        yield running
+pytestmark = pytest.mark.usefixtures("webhook_env")
 
 
 async def endpoints_and_events(world):  # type: ignore[no-untyped-def]

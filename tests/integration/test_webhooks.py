@@ -23,26 +23,13 @@ from frontdesk.worker import webhooks as ww
 from frontdesk.worker.sweeps import sla_breaches
 from tests.integration.helpers import count, fetch
 from tests.integration.time_helpers import add_type, clock, open_ops
-from tests.webhook_receiver import CLOSE, HANG, Receiver, Reply
+from tests.webhook_receiver import CLOSE, HANG, Reply
 
 SEEDS_EVENTS = [ev.TICKET_OPENED, ev.TICKET_ESCALATED, ev.TICKET_CLOSED, ev.CSAT_NEGATIVE, ev.SLA_BREACH,
                 ev.TICKET_ASSIGNED, ev.TICKET_STATUS_CHANGED, ev.MESSAGE_CREATED, ev.TICKET_MERGED]
 
 
-@pytest.fixture(autouse=True)
-def _webhook_settings(monkeypatch, tmp_path):  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("FRONTDESK_SECRET_KEY", "a key for the webhook tests, long enough")
-    monkeypatch.setenv("FRONTDESK_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("FRONTDESK_WEBHOOK_ALLOW_HTTP", "true")
-    monkeypatch.setenv("FRONTDESK_WEBHOOK_ALLOW_PRIVATE", "true")
-    # Loose enough for a loaded machine: the receiver shares the test's event loop.
-    monkeypatch.setenv("FRONTDESK_WEBHOOK_TIMEOUT_SECONDS", "10")
-
-
-@pytest.fixture
-async def receiver():  # type: ignore[no-untyped-def]
-    async with Receiver() as running:
-        yield running
+pytestmark = pytest.mark.usefixtures("webhook_env")
 
 
 async def add_endpoint(world, url, events=None, **kwargs):  # type: ignore[no-untyped-def]
