@@ -24,6 +24,7 @@ from frontdesk.db.models import (
     TicketType,
     Workspace,
 )
+from frontdesk.domain.discord import DiscordSettings
 from frontdesk.domain.errors import Conflict, NotFound, ValidationFailed
 from frontdesk.domain.fields import check_definition, parse_intake_questions
 from frontdesk.domain.macro_mining import MiningPolicy
@@ -192,6 +193,7 @@ async def update_workspace(tx: Tx, *, name: str | None = None, timezone: str | N
         # Policies (hours, SLA, assignment, inactivity, follow-ups, alerts): checked in full.
         Policies.parse(merged, timezone=workspace.timezone)
         MiningPolicy.parse(merged)  # suggested macros (issue 4)
+        DiscordSettings.parse(merged.get("discord"))  # the Discord server (issue 5)
         old_settings = workspace.settings or {}
         old_retention = old_settings.get("transcript_retention_days")
         workspace.settings = merged

@@ -762,3 +762,71 @@ class IntegrationReceipt(Base):
     external_id: Mapped[str] = mapped_column(String(255), primary_key=True)
     workspace_id: Mapped[int] = ws_fk()
     received_at: Mapped[datetime]
+
+
+# --- Discord (issue 5) -----------------------------------------------------------------------------------------
+
+class DiscordTicket(Base):
+    """Where a ticket lives in Discord: its private channel, private thread or forum post, and
+    what the bot last made of it there (the mirror compares against this to change only what
+    differs). A ticket opened elsewhere (API, e-mail) has no row."""
+
+    __tablename__ = "discord_tickets"
+
+    ticket_id: Mapped[int] = mapped_column(BigId, ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True)
+    workspace_id: Mapped[int] = ws_fk()
+    guild_id: Mapped[str] = mapped_column(String(32))
+    # channel, thread or forum (a post with the DM relay)
+    mode: Mapped[str] = mapped_column(String(16))
+    # The ticket's channel, thread or post (a post is a thread of the forum).
+    channel_id: Mapped[str] = mapped_column(String(32), unique=True)
+    # The category (channel mode), text channel (thread mode) or forum (forum mode) it is in.
+    parent_id: Mapped[str | None] = mapped_column(String(32))
+    # The opener's Discord user id, and their DM channel with the bot (the DM relay).
+    user_id: Mapped[str | None] = mapped_column(String(32))
+    dm_channel_id: Mapped[str | None] = mapped_column(String(32))
+    welcome_message_id: Mapped[str | None] = mapped_column(String(32))
+    # The DM of a pending close request (deleted quietly when the request is withdrawn).
+    close_request_message_id: Mapped[str | None] = mapped_column(String(32))
+    # What the mirror last applied: {"name": ..., "parent_id": ..., "lockdown": ..., "tags": [...], ...}
+    applied: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # open, archived (thread and forum modes, after close) or deleted (channel mode, after close)
+    state: Mapped[str] = mapped_column(String(16), default="open")
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class DiscordMessageLink(Base):
+    """A frontdesk message and a Discord message that shows it: where it was written
+    (``origin``) or a copy the bot posted (``copy``: the user's DM of a staff reply, the post's
+    copy of a DM). Replies are mirrored through it, and a message the bot posted is never
+    taken in again as a new one."""
+
+    __tablename__ = "discord_message_links"
+    __table_args__ = (UniqueConstraint("channel_id", "discord_message_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    workspace_id: Mapped[int] = ws_fk()
+    message_id: Mapped[int] = mapped_column(BigId, ForeignKey("messages.id", ondelete="CASCADE"), index=True)
+    channel_id: Mapped[str] = mapped_column(String(32))
+    discord_message_id: Mapped[str] = mapped_column(String(32))
+    # origin or copy
+    kind: Mapped[str] = mapped_column(String(8))
+    created_at: Mapped[datetime]
+
+
+class DiscordPanel(Base):
+    """A panel posted in a channel: a button per ticket type, or a select menu above four."""
+
+    __tablename__ = "discord_panels"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    workspace_id: Mapped[int] = ws_fk()
+    channel_id: Mapped[str] = mapped_column(String(32))
+    # None until Discord has the message (the worker posts panels made through the API).
+    message_id: Mapped[str | None] = mapped_column(String(32))
+    title: Mapped[str] = mapped_column(String(256))
+    description: Mapped[str | None] = mapped_column(String(4000))
+    type_ids: Mapped[list[Any]] = mapped_column(default=list)
+    created_by_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("members.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime]

@@ -6,14 +6,19 @@ from __future__ import annotations
 
 import base64
 import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import discord
 from discord.ext import commands
 
-from frontdesk.actions.base import Desk
+from frontdesk.actions.base import Desk, Tx
+from frontdesk.actions.discord import member_for_discord_user
 from frontdesk.actions.guilds import workspace_for_guild
-from frontdesk.domain.permissions import Actor
+from frontdesk.actions.members import actor_for_member
+from frontdesk.domain.permissions import ADMINISTRATOR, MANAGE_CHANNELS, Actor
+from frontdesk.queries.discord import workspace_id_for_guild
 
 log = logging.getLogger("frontdesk.discord")
 # frontdesk never joins voice channels; without this discord.py warns at every start that the
@@ -23,6 +28,32 @@ discord.VoiceClient.warn_dave = False
 
 BOT_ACTOR = "discord bot"
 COGS = ("frontdesk.discord.cogs.tickets",)
+
+# ``async def handler(message) -> bool``: True when it took the message (later ones are skipped).
+MessageHandler = Callable[[discord.Message], Awaitable[bool]]
+# Priorities of the message handlers the cogs register (lower runs first).
+SHORTCODES_FIRST = 10   # ``?name`` in a ticket (the trigger is deleted, the macro posted)
+RELAY = 50              # messages in ticket channels, threads, posts and DMs become ticket messages
+
+
+def discord_powers(member: discord.abc.User) -> list[str] | None:
+    """The powers frontdesk reads off a server member (None for a user outside a server)."""
+    if not isinstance(member, discord.Member):
+        return None
+    permissions = member.guild_permissions
+    powers = []
+    if permissions.administrator:
+        powers.append(ADMINISTRATOR)
+    if permissions.manage_channels:
+        powers.append(MANAGE_CHANNELS)
+    return powers
+
+
+def discord_role_ids(member: discord.abc.User) -> list[str] | None:
+    """A server member's role ids, without @everyone (None for a user outside a server)."""
+    if not isinstance(member, discord.Member):
+        return None
+    return [str(role.id) for role in member.roles if not role.is_default()]
 
 
 def bot_intents() -> discord.Intents:
@@ -90,6 +121,52 @@ class FrontdeskBot(commands.Bot):
         self.synced = False
         # Server id -> workspace id; a server's workspace never changes, so this is only a cache.
         self.workspace_ids: dict[int, int] = {}
+        self.message_handlers: list[tuple[int, MessageHandler]] = []
+
+    def add_message_handler(self, priority: int, handler: MessageHandler) -> None:
+        """Offer every message the bot sees (but its own) to ``handler``, in priority order."""
+        self.message_handlers.append((priority, handler))
+        self.message_handlers.sort(key=lambda pair: pair[0])
+
+    def remove_message_handler(self, handler: MessageHandler) -> None:
+        self.message_handlers = [(p, h) for p, h in self.message_handlers if h is not handler]
+
+    async def on_message(self, message: discord.Message) -> None:
+        if self.user is not None and message.author.id == self.user.id:
+            return
+        for _, handler in list(self.message_handlers):
+            if await handler(message):
+                return
+
+    async def workspace_id_of(self, guild_id: int, guild: discord.Guild | None = None) -> int | None:
+        """The workspace of a server: cached, else read, else created when ``guild`` is known."""
+        cached = self.workspace_ids.get(guild_id)
+        if cached is not None:
+            return cached
+        async with self.desk.read(Actor.system(BOT_ACTOR), 0) as tx:
+            found = await workspace_id_for_guild(tx, guild_id)
+        if found is None:
+            return await self.ensure_workspace(guild) if guild is not None else None
+        self.workspace_ids[guild_id] = found
+        return found
+
+    @asynccontextmanager
+    async def acting(self, workspace_id: int, user: discord.abc.User) -> AsyncIterator[Tx]:
+        """One transaction in ``workspace_id`` as the Discord user ``user``: their member is
+        found (created as a customer when new) and their roles and powers brought up to date
+        from what Discord sent, then the actions called in the block check permissions as them."""
+        async with self.desk.tx(Actor.system(BOT_ACTOR), workspace_id) as tx:
+            member = await member_for_discord_user(
+                tx, user_id=user.id, display_name=getattr(user, "display_name", None) or user.name,
+                role_ids=discord_role_ids(user), powers=discord_powers(user))
+            tx.actor = await actor_for_member(tx, member)
+            yield tx
+
+    @asynccontextmanager
+    async def as_desk(self, workspace_id: int) -> AsyncIterator[Tx]:
+        """One transaction in ``workspace_id`` as the desk itself (recording where things are)."""
+        async with self.desk.tx(Actor.system(BOT_ACTOR), workspace_id) as tx:
+            yield tx
 
     async def setup_hook(self) -> None:
         for cog in COGS:

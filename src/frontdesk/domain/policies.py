@@ -304,4 +304,7 @@ def check_type_settings(settings: Any, workspace: Policies, *, field: str = "set
         SlaPolicy.parse(settings["sla"], field=f"{field}.sla", base=workspace.sla)
     if settings.get("assignment_mode") is not None:
         parse_mode(settings["assignment_mode"], field=f"{field}.assignment_mode")
+    from frontdesk.domain.discord import TypeDiscordSettings
+
+    TypeDiscordSettings.parse(settings.get("discord"), where=f"{field}.discord")
     return settings
