@@ -119,3 +119,28 @@ def test_clip_marks_cut_text() -> None:
     assert clip("short") == "short"
     cut = clip("x" * 2100)
     assert len(cut) == 2000 and cut.endswith("…")
+
+
+def test_ticket_channel_is_private_to_opener_staff_and_the_bot() -> None:
+    from frontdesk.domain.discord import MEMBER_ALLOW, ticket_overwrites
+
+    guild, bot, opener, guest, staff, boss = "1" * 18, "2" * 18, "3" * 18, "4" * 18, "5" * 18, "6" * 18
+    rows = {o.target_id: o for o in ticket_overwrites(
+        guild_id=guild, bot_user_id=bot, opener_user_id=opener, participant_user_ids=[guest],
+        staff_role_ids=[staff], management_role_ids=[boss])}
+    assert rows[guild].deny == {"view_channel"} and not rows[guild].allow
+    assert rows[opener].allow == MEMBER_ALLOW and rows[opener].kind == "member"
+    assert rows[guest].allow == MEMBER_ALLOW
+    assert rows[staff].kind == "role" and rows[staff].allow == MEMBER_ALLOW
+    assert "manage_channels" in rows[bot].allow
+
+
+def test_lockdown_takes_the_channel_from_staff_roles_and_leaves_management() -> None:
+    from frontdesk.domain.discord import ticket_overwrites
+
+    guild, bot, opener, staff, boss = "1" * 18, "2" * 18, "3" * 18, "5" * 18, "6" * 18
+    targets = {o.target_id for o in ticket_overwrites(
+        guild_id=guild, bot_user_id=bot, opener_user_id=opener, staff_role_ids=[staff],
+        management_role_ids=[boss], lockdown=True)}
+    assert staff not in targets
+    assert {guild, bot, opener, boss} <= targets

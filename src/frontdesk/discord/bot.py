@@ -169,8 +169,18 @@ class FrontdeskBot(commands.Bot):
             yield tx
 
     async def setup_hook(self) -> None:
+        from frontdesk.discord import rest
+
+        # Outbox handlers in this process (the mirror) reach Discord through the bot's client.
+        rest.share_client(self.http)
         for cog in COGS:
             await self.load_extension(cog)
+
+    async def close(self) -> None:
+        from frontdesk.discord import rest
+
+        rest.share_client(None)
+        await super().close()
 
     def syncs_commands(self) -> bool:
         """Commands are global: one shard is enough to overwrite them (shard 0, or the only one)."""

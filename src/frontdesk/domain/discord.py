@@ -280,3 +280,38 @@ STAFF_ANONYMOUS_NAME = "Staff"
 def clip(text: str, limit: int = MESSAGE_MAX) -> str:
     """Text cut to fit one Discord message (or another limit), marked when cut."""
     return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+# --- who may see a ticket's channel ---------------------------------------------------------------------------
+
+# What people let into a ticket's channel may do there, and what the bot needs there.
+MEMBER_ALLOW = frozenset({"view_channel", "send_messages", "read_message_history", "attach_files", "embed_links"})
+BOT_ALLOW = MEMBER_ALLOW | frozenset({"manage_channels", "manage_messages", "manage_webhooks"})
+
+
+@dataclass(frozen=True)
+class Overwrite:
+    """One permission overwrite of a ticket channel: a role or a member, what it allows and denies
+    (names of Discord permissions, as discord.py spells them)."""
+
+    target_id: str
+    kind: str  # role or member
+    allow: frozenset[str] = frozenset()
+    deny: frozenset[str] = frozenset()
+
+
+def ticket_overwrites(*, guild_id: str, bot_user_id: str, opener_user_id: str | None,
+                      participant_user_ids: Iterable[str] = (), staff_role_ids: Iterable[str] = (),
+                      management_role_ids: Iterable[str] = (), lockdown: bool = False) -> list[Overwrite]:
+    """The overwrites of a ticket's private channel: hidden from everyone (the @everyone role's
+    id is the server's id), open to the bot, the opener, added users and the type's staff
+    roles; under lockdown the staff roles lose access and only management roles keep it."""
+    out = [Overwrite(str(guild_id), "role", deny=frozenset({"view_channel"})),
+           Overwrite(str(bot_user_id), "member", allow=BOT_ALLOW)]
+    people = [str(opener_user_id)] if opener_user_id else []
+    people += [str(p) for p in participant_user_ids if str(p) not in people]
+    out += [Overwrite(p, "member", allow=MEMBER_ALLOW) for p in people if p != str(bot_user_id)]
+    management = sorted({str(r) for r in management_role_ids})
+    staff = [] if lockdown else sorted({str(r) for r in staff_role_ids} - set(management))
+    out += [Overwrite(r, "role", allow=MEMBER_ALLOW) for r in staff + management]
+    return out
