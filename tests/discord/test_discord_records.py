@@ -108,3 +108,34 @@ async def test_workspace_and_type_settings_validate_their_discord_part(desk: Des
     assert caught.value.field == "settings.discord.category_id"
     async with desk.tx(SYSTEM, ws) as tx:
         await m.update_workspace(tx, settings={"discord": {"forward_automatically": False}})
+
+
+async def test_a_ticket_card_shows_claimer_and_answers_and_hides_an_anonymous_opener(desk: Desk) -> None:
+    from frontdesk.actions.tickets import claim_ticket
+    from frontdesk.discord.embeds import ticket_embed
+    from frontdesk.queries.discord import ticket_card
+
+    ws = await _workspace(desk)
+    opener_user, staff_user = snowflake(), snowflake()
+    async with desk.tx(SYSTEM, ws) as tx:
+        kind = await m.create_ticket_type(tx, name="Billing", open_limit_per_user=None, intake_questions=[
+            {"kind": "subject", "label": "Subject"}, {"id": "order", "label": "Order number"}])
+        opener = await member_for_discord_user(tx, user_id=opener_user, display_name="Casey")
+        staff = await m.add_member(tx, display_name="Sam", role="staff", discord_user_id=staff_user)
+        plain = await open_ticket(tx, type_id=kind.id, opener_id=opener.id,
+                                  answers={"subject": "Refund", "order": "A-1"})
+        hidden = await open_ticket(tx, type_id=kind.id, opener_id=opener.id, anonymous=True,
+                                   answers={"subject": "Secret", "order": "B-2"})
+    async with desk.tx(SYSTEM, ws) as tx:
+        tx.actor = await m.actor_for_member(tx, staff)
+        await claim_ticket(tx, plain.number)
+    async with desk.read(SYSTEM, ws) as tx:
+        card = await ticket_card(tx, await tx.session.get(type(plain), plain.id))
+        anon = await ticket_card(tx, await tx.session.get(type(hidden), hidden.id))
+    assert card.opener == f"<@{opener_user}>" and card.claimer == f"<@{staff_user}>"
+    assert card.answers == (("Subject", "Refund"), ("Order number", "A-1"))
+    assert opener_user not in anon.opener and anon.claimer is None
+    embed = ticket_embed(card)
+    fields = {f.name: f.value for f in embed.fields}
+    assert embed.title == f"Ticket #{plain.number}: Refund"
+    assert fields["Claimed by"] == f"<@{staff_user}>" and fields["Order number"] == "A-1"
