@@ -35,7 +35,12 @@ def build_database(settings: Settings) -> Database:
 
 def build_desk(settings: Settings, *, clock: Clock | None = None) -> Desk:
     """A desk on the configured database and data directory. The engines connect lazily, on
-    the event loop that first uses them; build a new desk for each loop."""
+    the event loop that first uses them; build a new desk for each loop. The bot's token, when
+    configured, is given to the REST client the worker's Discord handlers use."""
+    if settings.discord_token is not None:
+        from frontdesk.discord import rest
+
+        rest.configure(settings.discord_token.get_secret_value())
     return Desk(build_database(settings), clock=clock, files=FileStore(settings.data_dir / "files"))
 
 
