@@ -5,10 +5,12 @@ types, and readers of what the bot answered and recorded."""
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import discord
+import pytest
 from sqlalchemy import func, select
 
 from frontdesk.actions import members as m
@@ -25,7 +27,7 @@ from frontdesk.db.models import (
     TicketType,
 )
 from frontdesk.domain.permissions import Actor
-from tests.discord.harness import DiscordHarness, payloads
+from tests.discord.harness import FAKE_TOKEN, DiscordHarness, DiscordStandIn, payloads
 
 EPHEMERAL = 1 << 6
 SYSTEM = Actor.system()
@@ -198,3 +200,20 @@ def channel_creations(h: DiscordHarness) -> list[Any]:
 
 def messages_in(h: DiscordHarness, channel_id: str) -> list[dict[str, Any]]:
     return [r.json for r in h.stand_in.seen("POST", f"/channels/{channel_id}/messages")]
+
+
+# --- the worker's REST client against the stand-in ------------------------------------------------------------
+
+
+@pytest.fixture(name="worker_rest")
+async def worker_rest_fixture(stand_in: DiscordStandIn) -> AsyncIterator[DiscordStandIn]:
+    """This process's REST client (``frontdesk.discord.rest``, what the worker uses) logged in
+    against the stand-in with the test token; closed after the test."""
+    from frontdesk.discord import rest
+
+    rest.configure(FAKE_TOKEN)
+    try:
+        yield stand_in
+    finally:
+        await rest.close()
+        rest.configure(None)
