@@ -135,3 +135,26 @@ async def test_a_button_of_a_panel_posted_elsewhere_still_opens_its_type(desk: D
     click(harness, s, f"fd:open:{type_id}", who="casey", message=panel_message(s, type_id))
     await harness.drain()
     assert (await only(desk, Ticket)).type_id == type_id
+
+
+async def test_a_panel_without_ticket_types_says_so(desk: Desk, harness: DiscordHarness) -> None:
+    s = await server(harness)
+    interaction = _slash_panel(harness, s, "owner")
+    await harness.drain()
+    answer = only_answer(harness, interaction)
+    assert ephemeral(answer) and "no ticket types" in answer["content"]
+    assert messages_in(harness, s.support["id"]) == []
+    assert (await counts(desk))["panels"] == 0
+
+
+async def test_a_panel_discord_refuses_to_post_leaves_no_row(desk: Desk, harness: DiscordHarness) -> None:
+    from tests.discord.harness import MISSING_PERMISSIONS
+
+    s = await server(harness)
+    await add_type(s, "Billing")
+    harness.stand_in.script("POST", f"/channels/{s.support['id']}/messages", 403, MISSING_PERMISSIONS)
+    interaction = _slash_panel(harness, s, "owner")
+    await harness.drain()
+    answer = only_answer(harness, interaction)
+    assert ephemeral(answer) and "Send Messages" in answer["content"]
+    assert (await counts(desk))["panels"] == 0

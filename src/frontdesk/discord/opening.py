@@ -54,7 +54,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("frontdesk.discord")
 
 CONVERSATIONS = {DiscordMode.CHANNEL.value: ConversationChannel.DISCORD_CHANNEL.value,
-                 DiscordMode.THREAD.value: ConversationChannel.DISCORD_THREAD.value}
+                 DiscordMode.THREAD.value: ConversationChannel.DISCORD_THREAD.value,
+                 DiscordMode.FORUM.value: ConversationChannel.DISCORD_FORUM.value}
 BLACKLISTED = "You can't open tickets in this server."
 GONE = "This ticket type is no longer available. Ask the server's staff for a new panel."
 SERVERS_ONLY = "Tickets are opened from a panel in a server."
@@ -123,7 +124,7 @@ def refuse_blacklisted(facts: Facts, user: discord.abc.User) -> None:
 async def start_opening(bot: FrontdeskBot, interaction: discord.Interaction, type_id: int) -> None:
     """A click on a panel's button or select: refuse (blacklist, roles, limit, hours) with an
     ephemeral answer, else show the intake modal, or open the ticket at once when the type
-    asks nothing."""
+    asks nothing; a forum-mode type continues in the user's DMs."""
     if interaction.guild is None:
         await say(interaction, SERVERS_ONLY)
         return
@@ -132,12 +133,12 @@ async def start_opening(bot: FrontdeskBot, interaction: discord.Interaction, typ
     async with reporting(interaction):
         facts = await read_facts(bot, workspace_id, type_id)
         refuse_blacklisted(facts, interaction.user)
-        if facts.type.mode == DiscordMode.FORUM.value:
-            await continue_in_dms(bot, interaction, facts)
-            return
         # Required questions get a stand-in answer: the rehearsal is about who may open.
         stand_ins = {q.id: "-" for q in facts.type.questions if q.required}
         number = await rehearse(bot, facts, interaction.user, stand_ins)
+        if facts.type.mode == DiscordMode.FORUM.value:
+            await continue_in_dms(bot, interaction, facts)
+            return
         if facts.type.questions:
             await interaction.response.send_modal(IntakeModal(facts.type.id, facts.type.name, facts.type.questions))
             return

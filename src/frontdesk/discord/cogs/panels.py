@@ -14,6 +14,7 @@ from frontdesk.actions.panels import create_panel, set_panel_message
 from frontdesk.discord.components import DYNAMIC_ITEMS, INTAKE_PATTERN, panel_embed, panel_view
 from frontdesk.discord.opening import submit_intake
 from frontdesk.discord.replies import reporting, say
+from frontdesk.domain.errors import ValidationFailed
 from frontdesk.queries.panels import active_types, shown_types, type_ids_named
 
 if TYPE_CHECKING:
@@ -49,6 +50,9 @@ class PanelCommands(commands.Cog):
                 async with self.bot.acting(workspace_id, interaction.user) as tx:
                     names = [n for n in (types or "").split(",") if n.strip()]
                     type_ids = await type_ids_named(tx, names) if names else [t.id for t in await active_types(tx)]
+                    if not type_ids:
+                        raise ValidationFailed("there are no ticket types to show yet: create one first",
+                                               field="types")
                     row = await create_panel(tx, channel_id=target.id, title=title,
                                              description=description or DEFAULT_DESCRIPTION, type_ids=type_ids,
                                              post_by_worker=False)
