@@ -112,6 +112,22 @@ async def test_sequential_names_give_ticket_n(desk: Desk, harness: DiscordHarnes
     assert [c.json["name"] for c in channel_creations(harness)] == [f"ticket-{n}" for n in numbers]
 
 
+async def test_two_opens_at_once_each_get_the_channel_of_their_number(desk: Desk, harness: DiscordHarness) -> None:
+    s = await server(harness)
+    type_id = await add_type(s, "Billing", sequential_names=True)
+    message = panel_message(s, type_id)
+    click(harness, s, f"fd:open:{type_id}", who="casey", message=message)
+    click(harness, s, f"fd:open:{type_id}", who="vic", message=message)
+    await harness.drain()
+    async with desk.db.reading() as session:
+        placed = (await session.execute(select(Ticket.number, DiscordTicket.channel_id).join(
+            DiscordTicket, DiscordTicket.ticket_id == Ticket.id))).all()
+    assert len(placed) == 2
+    # Whatever order the two took, each channel ends up named after its own ticket.
+    assert {harness.stand_in.channels[channel]["name"] for _, channel in placed} == {
+        f"ticket-{number}" for number, _ in placed}
+
+
 async def test_a_type_without_a_category_gets_a_channel_at_the_top(desk: Desk, harness: DiscordHarness) -> None:
     s = await server(harness)
     type_id = await add_type(s, "Loose", settings={})
