@@ -234,6 +234,11 @@ async def test_intake_answers_land_in_the_ticket_and_its_welcome(desk: Desk, har
     [welcome] = messages_in(harness, place.channel_id)
     fields = {f["name"]: f["value"] for f in welcome["embeds"][0]["fields"]}
     assert fields["Order id"] == "A-17" and fields["What happened?"] == "I was charged twice"
+    # The welcome message shows the description: it is that message's copy in Discord.
+    link = await only(desk, DiscordMessageLink)
+    description = await only(desk, Message)
+    assert (link.message_id, link.channel_id, link.discord_message_id, link.kind) == (
+        description.id, place.channel_id, place.welcome_message_id, "copy")
     assert "Your ticket is open" in _last_answer(harness, interaction)["content"]
 
 

@@ -327,12 +327,26 @@ async def record_ticket(bot: FrontdeskBot, guild: discord.Guild, user: discord.a
         await place_ticket(desk, ticket, guild_id=guild.id, mode=mode, channel_id=place.id,
                            parent_id=place.category_id if isinstance(place, discord.TextChannel) else place.parent_id,
                            user_id=user.id, welcome_message_id=welcome.id)
-        # The away message open_ticket wrote is shown by the welcome message: that is its copy.
-        for event in tx.events:
-            if event.type == ev.AWAY_MESSAGE_SENT and event.ticket_id == ticket.id:
-                await link_message(desk, event.payload["message_id"], channel_id=place.id,
-                                   discord_message_id=welcome.id, kind="copy")
+        shown = shown_message(tx.events, ticket.id)
+        if shown is not None:
+            await link_message(desk, shown, channel_id=place.id, discord_message_id=welcome.id, kind="copy")
         return ticket.number
+
+
+def shown_message(events: list[Any], ticket_id: int) -> int | None:
+    """The message the welcome message stands for in Discord (it is linked as its ``copy``, so
+    it is not posted again): the away message ``open_ticket`` wrote, else the opener's first
+    message (the intake description, shown among the answers). A Discord message can stand
+    for one frontdesk message; with both, the away message wins, as the one sure to be posted."""
+    away = first = None
+    for event in events:
+        if event.ticket_id != ticket_id:
+            continue
+        if event.type == ev.AWAY_MESSAGE_SENT and away is None:
+            away = event.payload["message_id"]
+        elif event.type == ev.MESSAGE_CREATED and event.payload.get("author_kind") == "customer" and first is None:
+            first = event.payload["message_id"]
+    return away if away is not None else first
 
 
 async def post_welcome(tx: Any, place: discord.abc.Messageable, ticket: Ticket, facts: Facts,
