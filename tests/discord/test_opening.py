@@ -512,3 +512,17 @@ async def test_inside_hours_the_welcome_has_no_away_message(desk: Desk, harness:
     await _open(harness, s, type_id)
     [welcome] = messages_in(harness, (await only(desk, DiscordTicket)).channel_id)
     assert "away" not in welcome["content"]
+
+
+async def test_a_thread_lets_in_the_staff_it_does_not_ping_without_notifying_them(desk: Desk,
+                                                                                  harness: DiscordHarness) -> None:
+    s = await server(harness)
+    type_id = await add_type(s, "Bugs", discord_mode="thread",
+                             settings={"discord": {"parent_channel_id": s.threads_parent["id"], "ping_staff": False}})
+    await _open(harness, s, type_id)
+    place = await only(desk, DiscordTicket)
+    [posted] = messages_in(harness, place.channel_id)
+    assert "<@&" not in posted["content"]
+    [edit] = harness.stand_in.seen("PATCH", f"/channels/{place.channel_id}/messages/{place.welcome_message_id}")
+    assert edit.json["content"].endswith(f"-# Staff: <@&{s.staff_role}>")
+    assert [str(r) for r in edit.json["allowed_mentions"]["roles"]] == [s.staff_role]

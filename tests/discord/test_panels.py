@@ -158,3 +158,21 @@ async def test_a_panel_discord_refuses_to_post_leaves_no_row(desk: Desk, harness
     answer = only_answer(harness, interaction)
     assert ephemeral(answer) and "Send Messages" in answer["content"]
     assert (await counts(desk))["panels"] == 0
+
+
+async def test_a_panel_goes_to_the_channel_named_in_the_command(desk: Desk, harness: DiscordHarness) -> None:
+    from tests.discord.harness import payloads
+
+    s = await server(harness)
+    await add_type(s, "Billing")
+    other = s.threads_parent
+    data = payloads.slash_command("panel", application_id=harness.stand_in.application_id, guild_id=s.guild_id,
+                                  channel=s.support, member=s.member("owner"),
+                                  options=[{"name": "channel", "type": 7, "value": other["id"]}])
+    data["data"]["resolved"] = {"channels": {other["id"]: {"id": other["id"], "name": other["name"], "type": 0,
+                                                           "permissions": "0", "parent_id": None}}}
+    harness.feed("INTERACTION_CREATE", data)
+    await harness.drain()
+    assert messages_in(harness, s.support["id"]) == []
+    assert len(messages_in(harness, other["id"])) == 1
+    assert (await only(desk, DiscordPanel)).channel_id == other["id"]

@@ -364,8 +364,17 @@ async def post_welcome(tx: Any, place: discord.abc.Messageable, ticket: Ticket, 
         parts.append(away)
     embed = ticket_embed(await ticket_card(tx, ticket))
     mentions = discord.AllowedMentions(everyone=False, users=[user], roles=[discord.Object(int(r)) for r in pinged])
-    return await place.send(content=clip("\n\n".join(parts)), embed=embed, view=welcome_view(ticket.id),
-                            allowed_mentions=mentions)
+    message = await place.send(content=clip("\n\n".join(parts)), embed=embed, view=welcome_view(ticket.id),
+                               allowed_mentions=mentions)
+    unpinged = [r for r in facts.type.staff_role_ids if r not in pinged]
+    if isinstance(place, discord.Thread) and unpinged:
+        # A private thread takes in whom a message mentions. Mentions added by an edit notify
+        # nobody, so the staff roles the type does not ping still get into the thread.
+        roles = " ".join(f"<@&{r}>" for r in unpinged)
+        silent = discord.AllowedMentions(everyone=False, users=False,
+                                         roles=[discord.Object(int(r)) for r in unpinged])
+        await message.edit(content=clip(f"{message.content}\n-# Staff: {roles}"), allowed_mentions=silent)
+    return message
 
 
 async def remove_place(place: discord.TextChannel | discord.Thread) -> None:
