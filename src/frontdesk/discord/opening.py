@@ -13,6 +13,7 @@ failed open leaves nothing behind on either side. Forum-mode types continue in D
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -62,6 +63,7 @@ SERVERS_ONLY = "Tickets are opened from a panel in a server."
 CONTINUE_IN_DMS = "I've sent you a DM to continue."
 CLOSED_DMS = "I can't send you a DM: allow direct messages from this server's members, then try again."
 ALREADY_ESCALATED = "This ticket is already escalated: staff know you're waiting for a human."
+FAILED = "Something went wrong and no ticket was opened. Please try again in a moment."
 REASON = "frontdesk ticket"
 
 
@@ -221,8 +223,12 @@ async def open_in_discord(bot: FrontdeskBot, interaction: discord.Interaction, f
     place = await make_place(bot, guild, user, facts, name)
     try:
         ticket_number = await record_ticket(bot, guild, user, facts, answers, place)
-    except BaseException:
+    except BaseException as exc:
         await remove_place(place)
+        if not isinstance(exc, DomainError | asyncio.CancelledError):
+            log.exception("opening a ticket failed after its place was made", extra={"type_id": facts.type.id})
+            await say(interaction, FAILED)
+            return
         raise
     if ticket_number != number:
         # Another ticket was opened between the rehearsal and the open: the name follows the number.
