@@ -3,11 +3,32 @@ again and how soon they can expect an answer, once per closed spell and conversa
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from frontdesk.actions.base import Tx, get_workspace
 from frontdesk.actions.timers import load_policies, sla_policy_for
 from frontdesk.db.models import Conversation, Message, Ticket
 from frontdesk.domain import events as ev
+from frontdesk.domain.policies import Policies
 from frontdesk.domain.tickets import AuthorKind, Priority, Visibility
+
+
+async def away_text(tx: Tx, ticket: Ticket) -> str | None:
+    """The away message for ``ticket`` if the desk is closed now and has one (None when open,
+    without business hours or with the away message off): what the Discord welcome message
+    of a ticket opened outside hours shows."""
+    policies = await load_policies(tx)
+    hours = policies.business_hours
+    if hours is None or not policies.away.enabled or hours.is_open(tx.now):
+        return None
+    return await _render(tx, ticket, policies, hours.next_opening(tx.now))
+
+
+async def _render(tx: Tx, ticket: Ticket, policies: Policies, next_open: datetime | None) -> str:
+    assert policies.business_hours is not None
+    _, sla = await sla_policy_for(tx, ticket)
+    return policies.away.render(next_open=next_open, expected_response=policies.expected_response(
+        sla, Priority(ticket.priority)), workspace=(await get_workspace(tx)).name, hours=policies.business_hours)
 
 
 async def send_away_message_if_closed(tx: Tx, ticket: Ticket, conversation: Conversation) -> Message | None:
@@ -23,9 +44,7 @@ async def send_away_message_if_closed(tx: Tx, ticket: Ticket, conversation: Conv
         if reopened is None or reopened > tx.now:
             return None  # still the same closed spell
     next_open = hours.next_opening(tx.now)
-    _, sla = await sla_policy_for(tx, ticket)
-    text = policies.away.render(next_open=next_open, expected_response=policies.expected_response(
-        sla, Priority(ticket.priority)), workspace=(await get_workspace(tx)).name, hours=hours)
+    text = await _render(tx, ticket, policies, next_open)
     message = Message(workspace_id=tx.workspace_id, conversation_id=conversation.id, visibility=Visibility.PUBLIC,
                       author_kind=AuthorKind.BOT, author_id=None, anonymous=False, body=text, created_at=tx.now)
     tx.session.add(message)
