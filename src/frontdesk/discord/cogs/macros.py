@@ -79,6 +79,16 @@ class MacroCommands(commands.Cog):
         self.bot = bot
         # Channel (or forum) id -> the bot's webhook there, for macros sent as staff.
         self.webhooks: dict[int, discord.Webhook] = {}
+        # One bound method, so that the bot can remove exactly the handler it was given.
+        self.shortcode_handler = self.on_shortcode
+
+    async def cog_load(self) -> None:
+        from frontdesk.discord.bot import SHORTCODES_FIRST
+
+        self.bot.add_message_handler(SHORTCODES_FIRST, self.shortcode_handler)
+
+    async def cog_unload(self) -> None:
+        self.bot.remove_message_handler(self.shortcode_handler)
 
     # --- /macro ---
 
@@ -250,14 +260,4 @@ class MacroCommands(commands.Cog):
 
 
 async def setup(bot: FrontdeskBot) -> None:
-    from frontdesk.discord.bot import SHORTCODES_FIRST
-
-    cog = MacroCommands(bot)
-    await bot.add_cog(cog)
-    bot.add_message_handler(SHORTCODES_FIRST, cog.on_shortcode)
-
-
-async def teardown(bot: FrontdeskBot) -> None:
-    cog = bot.get_cog("MacroCommands")
-    if isinstance(cog, MacroCommands):
-        bot.remove_message_handler(cog.on_shortcode)
+    await bot.add_cog(MacroCommands(bot))

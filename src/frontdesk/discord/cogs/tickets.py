@@ -54,6 +54,8 @@ STATUSES = {Status.OPEN: "Open", Status.IN_PROGRESS: "In progress", Status.WAITI
             Status.RESOLVED: "Resolved", Status.CLOSED: "Closed"}
 
 
+# Options with choices are plain strings (not ``Choice``): a value Discord did not offer reaches
+# the action, which refuses it in its own words, instead of failing in discord.py's converter.
 def _choices(labels: dict[str, str], values: list[str] | None = None) -> list[app_commands.Choice[str]]:
     return [app_commands.Choice(name=label, value=str(value)) for value, label in labels.items()
             if values is None or value in values]
@@ -203,12 +205,11 @@ class TicketCommands(commands.Cog):
                                                                     f"{CLOSE_NOTE_MAX} characters)")
     @app_commands.choices(reason=_choices(CLOSE_REASONS))
     @app_commands.guild_only()
-    async def close(self, interaction: discord.Interaction, reason: app_commands.Choice[str],
+    async def close(self, interaction: discord.Interaction, reason: str,
                     note: app_commands.Range[str, 1, CLOSE_NOTE_MAX] | None = None) -> None:
         async def act(tx: Tx, here: Here) -> str:
-            ticket = await lifecycle.close_ticket(tx, here.number, reason=reason.value, note=note)
-            label = CLOSE_REASONS.get(CloseReason(ticket.close_reason), reason.name)
-            return f"{interaction.user.mention} closed this ticket ({label})."
+            ticket = await lifecycle.close_ticket(tx, here.number, reason=reason, note=note)
+            return f"{interaction.user.mention} closed this ticket ({CLOSE_REASONS[CloseReason(ticket.close_reason)]})."
 
         await self.run(interaction, act, public=True)
 
@@ -308,12 +309,14 @@ class TicketCommands(commands.Cog):
     @ticket.command(name="priority", description="Change this ticket's priority (it sets the SLA targets)")
     @app_commands.describe(level="The new priority")
     @app_commands.choices(level=_choices(PRIORITIES))
-    async def priority(self, interaction: discord.Interaction, level: app_commands.Choice[str]) -> None:
-        async def act(tx: Tx, here: Here) -> str:
-            await tickets.set_priority(tx, here.number, level.value)
-            return f"Priority set to {level.name}."
+    async def priority(self, interaction: discord.Interaction, level: str) -> None:
+        label = PRIORITIES.get(level, level)  # type: ignore[call-overload]
 
-        await self.run(interaction, act, public=False, unchanged=f"The priority is already {level.name}.")
+        async def act(tx: Tx, here: Here) -> str:
+            await tickets.set_priority(tx, here.number, level)
+            return f"Priority set to {label}."
+
+        await self.run(interaction, act, public=False, unchanged=f"The priority is already {label}.")
 
     @ticket.command(name="pin", description="Pin this ticket: it is never closed for inactivity")
     async def pin(self, interaction: discord.Interaction) -> None:
@@ -368,12 +371,14 @@ class TicketCommands(commands.Cog):
     @ticket.command(name="status", description="Set this ticket's status (closing goes through /close)")
     @app_commands.describe(value="The new status")
     @app_commands.choices(value=_choices(STATUSES, [s.value for s in settable_statuses()]))
-    async def status(self, interaction: discord.Interaction, value: app_commands.Choice[str]) -> None:
-        async def act(tx: Tx, here: Here) -> str:
-            await tickets.set_status(tx, here.number, value.value)
-            return f"Status: {value.name}."
+    async def status(self, interaction: discord.Interaction, value: str) -> None:
+        label = STATUSES.get(value, value)  # type: ignore[call-overload]
 
-        await self.run(interaction, act, public=True, unchanged=f"The status is already {value.name}.")
+        async def act(tx: Tx, here: Here) -> str:
+            await tickets.set_status(tx, here.number, value)
+            return f"Status: {label}."
+
+        await self.run(interaction, act, public=True, unchanged=f"The status is already {label}.")
 
     @ticket.command(name="escalate", description="Mark that this ticket needs a senior look")
     @app_commands.describe(note="Why (staff only see it)")
