@@ -344,3 +344,28 @@ def test_custom_commands_are_names_of_1_to_32_characters_kept_in_lower_case_with
         with pytest.raises(ValidationFailed) as caught:
             DiscordSettings.parse({"custom_commands": bad})
         assert caught.value.field == "settings.discord.custom_commands"
+
+
+async def test_a_macro_posted_into_a_rate_limit_is_posted_once_after_the_wait(world: World) -> None:
+    world.stand_in.rate_limit("POST", f"/channels/{world.channel['id']}/messages", retry_after=0.01)
+
+    await world.answer(world.command("macro", world.staff, option("name", "refund")))
+
+    assert [r.status for r in _posts(world)] == [429, 200]
+    [stored] = await _public_messages(world)
+    [link] = await _links(world)
+    assert link.message_id == stored.id
+
+
+async def test_a_restarted_bot_uses_the_webhook_it_made_before_instead_of_making_another(world: World) -> None:
+    hook = {"id": "1" * 18, "type": 1, "token": "wtoken-1", "channel_id": world.channel["id"],
+            "guild_id": world.guild["id"], "name": "frontdesk", "avatar": None,
+            "application_id": world.stand_in.application_id, "user": world.stand_in.bot_user}
+    stranger_hook = {**hook, "id": "2" * 18, "token": "wtoken-2", "user": payloads.user(username="other-bot")}
+    world.stand_in.script("GET", f"/channels/{world.channel['id']}/webhooks", 200, [stranger_hook, hook])
+
+    await world.answer(world.command("macro", world.staff, option("name", "thanks")))
+
+    assert world.stand_in.seen("POST", f"/channels/{world.channel['id']}/webhooks") == []
+    [executed] = world.stand_in.seen("POST", r"/webhooks/\d+/wtoken-\d+")
+    assert executed.path == f"/webhooks/{'1' * 18}/wtoken-1"
