@@ -5,6 +5,7 @@ The request with its Accept / Deny buttons reaches the opener through the mirror
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import TYPE_CHECKING
 
 import discord
@@ -13,16 +14,18 @@ from discord.ext import commands
 
 from frontdesk.actions import close_requests
 from frontdesk.actions.base import Tx
+from frontdesk.db.models import CloseRequest
 from frontdesk.discord.cogs.tickets import Here, run_in_ticket
 
 if TYPE_CHECKING:
     from frontdesk.discord.bot import FrontdeskBot
 
 
-def close_time_text(req: object) -> str:
-    close_at = getattr(req, "close_at", None)
-    if close_at is None:
+def close_time_text(req: CloseRequest) -> str:
+    """When an unanswered request closes the ticket, as Discord shows a time to each reader."""
+    if req.close_at is None:
         return ""
+    close_at = req.close_at if req.close_at.tzinfo is not None else req.close_at.replace(tzinfo=UTC)
     return f" Unless the opener answers, it closes by itself {discord.utils.format_dt(close_at, 'R')}."
 
 

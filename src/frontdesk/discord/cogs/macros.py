@@ -31,6 +31,7 @@ from frontdesk.actions.base import get_workspace
 from frontdesk.actions.discord import link_message, mark_shown_in_discord
 from frontdesk.actions.macros import as_desk, get_macro_by_shortcut, send_macro
 from frontdesk.db.models import Macro
+from frontdesk.discord.bot import BOT_ACTOR, SHORTCODES_FIRST
 from frontdesk.discord.cogs.tickets import AUTOCOMPLETE_MAX, NOT_A_TICKET, Here, ticket_here
 from frontdesk.discord.replies import reporting, say
 from frontdesk.domain.discord import DiscordSettings, clip
@@ -83,8 +84,6 @@ class MacroCommands(commands.Cog):
         self.shortcode_handler = self.on_shortcode
 
     async def cog_load(self) -> None:
-        from frontdesk.discord.bot import SHORTCODES_FIRST
-
         self.bot.add_message_handler(SHORTCODES_FIRST, self.shortcode_handler)
 
     async def cog_unload(self) -> None:
@@ -110,8 +109,9 @@ class MacroCommands(commands.Cog):
             return
         # Posting may wait on Discord (a new webhook, rate limits): answer within the 3 s first.
         await interaction.response.defer(ephemeral=True, thinking=True)
-        channel = interaction.channel
-        posted = await self.publish(stored, channel, interaction.user) if channel is not None else None
+        channel = interaction.channel or self.bot.get_partial_messageable(
+            interaction.channel_id or 0, guild_id=interaction.guild_id)
+        posted = await self.publish(stored, channel, interaction.user)
         if posted is None:
             await say(interaction, "The macro is stored in the ticket, but posting it here failed; the bot may "
                                    "lack permission to send messages in this channel.")
@@ -172,7 +172,7 @@ class MacroCommands(commands.Cog):
         workspace_id = await self.bot.workspace_id_of(guild_id)
         if workspace_id is None:
             return None
-        async with self.bot.desk.read(Actor.system("discord bot"), workspace_id) as tx:
+        async with self.bot.desk.read(Actor.system(BOT_ACTOR), workspace_id) as tx:
             ticket = await ticket_in_channel(tx, channel_id)
             if ticket is None:
                 return None
@@ -188,7 +188,7 @@ class MacroCommands(commands.Cog):
     # --- sending ---
 
     async def find(self, workspace_id: int, shortcut: str) -> Macro | None:
-        async with self.bot.desk.read(Actor.system("discord bot"), workspace_id) as tx:
+        async with self.bot.desk.read(Actor.system(BOT_ACTOR), workspace_id) as tx:
             try:
                 return await get_macro_by_shortcut(tx, shortcut)
             except NotFound:

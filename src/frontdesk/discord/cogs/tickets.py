@@ -25,6 +25,7 @@ from frontdesk.actions.base import Tx, ticket_for
 from frontdesk.actions.discord import member_for_discord_user
 from frontdesk.actions.macros import as_desk
 from frontdesk.db.models import Member
+from frontdesk.discord.bot import BOT_ACTOR, discord_powers, discord_role_ids
 from frontdesk.discord.replies import reporting, say
 from frontdesk.domain.discord import CLOSE_NOTE_MAX, clip
 from frontdesk.domain.errors import ValidationFailed
@@ -41,7 +42,7 @@ NOTE_MAX = 4000  # a Discord option holds up to 6000 characters; a note is kept 
 ESCALATION_NOTE_MAX = 500
 AUTOCOMPLETE_MAX = 25  # choices Discord shows at most
 
-CLOSE_REASONS = {
+CLOSE_REASONS: dict[str, str] = {
     CloseReason.RESOLVED: "Resolved",
     CloseReason.DUPLICATE: "Duplicate",
     CloseReason.USER_UNRESPONSIVE: "User unresponsive",
@@ -49,9 +50,10 @@ CLOSE_REASONS = {
     CloseReason.SPAM: "Spam",
     CloseReason.OTHER: "Other",
 }
-PRIORITIES = {Priority.LOW: "Low", Priority.NORMAL: "Normal", Priority.HIGH: "High", Priority.URGENT: "Urgent"}
-STATUSES = {Status.OPEN: "Open", Status.IN_PROGRESS: "In progress", Status.WAITING: "Waiting",
-            Status.RESOLVED: "Resolved", Status.CLOSED: "Closed"}
+PRIORITIES: dict[str, str] = {Priority.LOW: "Low", Priority.NORMAL: "Normal", Priority.HIGH: "High",
+                              Priority.URGENT: "Urgent"}
+STATUSES: dict[str, str] = {Status.OPEN: "Open", Status.IN_PROGRESS: "In progress", Status.WAITING: "Waiting",
+                            Status.RESOLVED: "Resolved", Status.CLOSED: "Closed"}
 
 
 # Options with choices are plain strings (not ``Choice``): a value Discord did not offer reaches
@@ -79,8 +81,6 @@ async def ticket_here(bot: FrontdeskBot, interaction: discord.Interaction) -> He
     workspace_id = await bot.workspace_id_of(interaction.guild_id)
     if workspace_id is None:
         return None
-    from frontdesk.discord.bot import BOT_ACTOR
-
     async with bot.desk.read(Actor.system(BOT_ACTOR), workspace_id) as tx:
         ticket = await ticket_in_channel(tx, interaction.channel_id)
         if ticket is None:
@@ -91,8 +91,6 @@ async def ticket_here(bot: FrontdeskBot, interaction: discord.Interaction) -> He
 async def member_of(tx: Tx, user: discord.abc.User) -> Member:
     """The frontdesk member of a Discord user named in a command (``/assign @x``), found or
     created as the desk within the command's transaction, roles and powers as Discord sent them."""
-    from frontdesk.discord.bot import discord_powers, discord_role_ids
-
     return await member_for_discord_user(
         as_desk(tx), user_id=user.id, display_name=getattr(user, "display_name", None) or user.name,
         role_ids=discord_role_ids(user), powers=discord_powers(user))
@@ -209,7 +207,7 @@ class TicketCommands(commands.Cog):
                     note: app_commands.Range[str, 1, CLOSE_NOTE_MAX] | None = None) -> None:
         async def act(tx: Tx, here: Here) -> str:
             ticket = await lifecycle.close_ticket(tx, here.number, reason=reason, note=note)
-            return f"{interaction.user.mention} closed this ticket ({CLOSE_REASONS[CloseReason(ticket.close_reason)]})."
+            return f"{interaction.user.mention} closed this ticket ({CLOSE_REASONS[ticket.close_reason]})."
 
         await self.run(interaction, act, public=True)
 
@@ -274,8 +272,6 @@ class TicketCommands(commands.Cog):
         workspace_id = await self.bot.workspace_id_of(interaction.guild_id)
         if workspace_id is None:
             return []
-        from frontdesk.discord.bot import BOT_ACTOR
-
         async with self.bot.desk.read(Actor.system(BOT_ACTOR), workspace_id) as tx:
             types = await list_types(tx)
         typed = current.strip().casefold()
@@ -310,7 +306,7 @@ class TicketCommands(commands.Cog):
     @app_commands.describe(level="The new priority")
     @app_commands.choices(level=_choices(PRIORITIES))
     async def priority(self, interaction: discord.Interaction, level: str) -> None:
-        label = PRIORITIES.get(level, level)  # type: ignore[call-overload]
+        label = PRIORITIES.get(level, level)
 
         async def act(tx: Tx, here: Here) -> str:
             await tickets.set_priority(tx, here.number, level)
@@ -372,7 +368,7 @@ class TicketCommands(commands.Cog):
     @app_commands.describe(value="The new status")
     @app_commands.choices(value=_choices(STATUSES, [s.value for s in settable_statuses()]))
     async def status(self, interaction: discord.Interaction, value: str) -> None:
-        label = STATUSES.get(value, value)  # type: ignore[call-overload]
+        label = STATUSES.get(value, value)
 
         async def act(tx: Tx, here: Here) -> str:
             await tickets.set_status(tx, here.number, value)
