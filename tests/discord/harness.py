@@ -661,6 +661,14 @@ def _open_dm(s: DiscordStandIn, r: Recorded, m: re.Match[str]) -> tuple[int, Any
     return 200, s._new_channel(payloads.dm_channel(payloads.user(id=recipient_id)))
 
 
+# --- commands ---
+
+
+def _channel_webhooks(s: DiscordStandIn, r: Recorded, m: re.Match[str]) -> tuple[int, Any]:
+    """A channel's webhooks: none unless a test scripts the answer (``script("GET", ...)``)."""
+    return 200, []
+
+
 _S = r"(?P<%s>\d+)"
 _ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
     (method, re.compile(path.replace("{guild}", _S % "guild").replace("{channel}", _S % "channel")
@@ -698,6 +706,7 @@ _ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
         ("POST", "/interactions/{interaction}/{token}/callback", _interaction_callback),
         ("PATCH", "/webhooks/{app}/{token}/messages/@original", _edit_original),
         ("POST", "/users/@me/channels", _open_dm),
+        ("GET", "/channels/{channel}/webhooks", _channel_webhooks),
     ]
 ]
 

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from frontdesk.actions.base import Tx
-from frontdesk.db.models import DiscordMessageLink, DiscordTicket, Member, Ticket
+from frontdesk.db.models import DiscordMessageLink, DiscordTicket, Member, Message, Ticket
 from frontdesk.domain.discord import snowflake
 from frontdesk.domain.errors import NotPermitted, ValidationFailed
 from frontdesk.domain.permissions import ADMINISTRATOR, MANAGE_CHANNELS
@@ -121,3 +121,16 @@ async def link_message(tx: Tx, message_id: int, *, channel_id: str | int, discor
     tx.session.add(link)
     await tx.session.flush()
     return link
+
+
+async def mark_shown_in_discord(tx: Tx, message_id: int, external_id: str | None) -> None:
+    """Set the ``external_id`` of a stored message the bot itself shows in Discord (a macro sent
+    from Discord): ``discord:<id>`` once posted, so the mirror never posts it again, or ``None``
+    when posting failed. The desk only."""
+    _require_desk(tx, "mark messages as shown in Discord")
+    if external_id is not None and not external_id.startswith("discord:"):
+        raise ValidationFailed("a Discord external id starts with 'discord:'", field="external_id")
+    message = await tx.session.get(Message, message_id)
+    if message is None or message.workspace_id != tx.workspace_id:
+        raise ValidationFailed(f"message {message_id} does not exist in this workspace", field="message_id")
+    message.external_id = external_id

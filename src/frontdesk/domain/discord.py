@@ -67,6 +67,26 @@ def _snowflakes(values: Any, field: str) -> tuple[str, ...]:
     return tuple(sorted({snowflake(v, field) for v in values}))
 
 
+CUSTOM_COMMAND_MAX = 32
+
+
+def _command_names(values: Any, field: str) -> tuple[str, ...]:
+    """Custom command names as ``?name`` triggers them: 1 to 32 characters without spaces,
+    compared in lower case."""
+    if values is None:
+        return ()
+    if not isinstance(values, list):
+        raise ValidationFailed("must be a list of command names", field=field)
+    names = set()
+    for value in values:
+        name = value.strip().lower().removeprefix("?") if isinstance(value, str) else ""
+        if not 1 <= len(name) <= CUSTOM_COMMAND_MAX or any(c.isspace() for c in name):
+            raise ValidationFailed(f"{value!r} is not a command name (1 to {CUSTOM_COMMAND_MAX} characters, "
+                                   "no spaces)", field=field)
+        names.add(name)
+    return tuple(sorted(names))
+
+
 def _optional_snowflake(data: dict[str, Any], key: str, where: str) -> str | None:
     value = data.get(key)
     return None if value is None else snowflake(value, f"{where}.{key}")
@@ -113,10 +133,13 @@ class DiscordSettings:
     blacklist_role_ids: tuple[str, ...] = ()
     # The opener gets a DM with Helpful / Not helpful / Skip when their ticket closes.
     csat_dm: bool = True
+    # Names the server's other bots answer to as ``?name``: a macro shortcode of the same name
+    # is left alone, so a macro never shadows an existing custom command.
+    custom_commands: tuple[str, ...] = ()
 
     KEYS = frozenset({"forward_automatically", "anonymous_replies", "anonymous_tickets", "logging",
                       "log_channel_id", "escalation_channel_id", "alerts_channel_id", "transcripts_channel_id",
-                      "blacklist_user_ids", "blacklist_role_ids", "csat_dm"})
+                      "blacklist_user_ids", "blacklist_role_ids", "csat_dm", "custom_commands"})
 
     @classmethod
     def parse(cls, raw: Any, *, where: str = "settings.discord") -> DiscordSettings:
@@ -133,6 +156,7 @@ class DiscordSettings:
             blacklist_user_ids=_snowflakes(data.get("blacklist_user_ids"), f"{where}.blacklist_user_ids"),
             blacklist_role_ids=_snowflakes(data.get("blacklist_role_ids"), f"{where}.blacklist_role_ids"),
             csat_dm=_flag(data, "csat_dm", True, where),
+            custom_commands=_command_names(data.get("custom_commands"), f"{where}.custom_commands"),
         )
 
     @classmethod
