@@ -47,6 +47,7 @@ HANDLER_MODULES: list[str] = [
     "frontdesk.worker.webhooks",
     # engineering links (issue 4)
     "frontdesk.integrations.jira", "frontdesk.integrations.linear", "frontdesk.integrations.slack",
+    "frontdesk.discord.mirror",  # the Discord mirror (issue 5)
 ]
 
 
