@@ -169,7 +169,7 @@ async def dm_channel(http: HTTPClient, user_id: str) -> str:
     return str(channel["id"])
 
 
-def _overwrite_json(o: Any) -> dict[str, Any]:
+def overwrite_json(o: Any) -> dict[str, Any]:
     allow = discord.Permissions(**{name: True for name in o.allow}).value
     deny = discord.Permissions(**{name: True for name in o.deny}).value
     return {"id": str(o.target_id), "type": 0 if o.kind == "role" else 1, "allow": str(allow), "deny": str(deny)}
@@ -307,7 +307,7 @@ async def _sync_structure(http: HTTPClient, state: q.TicketPlace, channel: dict[
                                opener_user_id=state.user_id, participant_user_ids=state.participant_user_ids,
                                staff_role_ids=state.staff_role_ids, management_role_ids=state.management_role_ids,
                                lockdown=ticket.lockdown)
-    overwrites = [_overwrite_json(o) for o in wanted]
+    overwrites = [overwrite_json(o) for o in wanted]
     changes: dict[str, Any] = {}
     current = sorted(_overwrite_key(o) for o in channel.get("permission_overwrites") or [])
     if current != sorted(_overwrite_key(o) for o in overwrites):
