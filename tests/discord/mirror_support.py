@@ -192,3 +192,26 @@ async def mw(desk: Desk, stand_in: DiscordStandIn, rest_client: None, mirror_env
 
 def bodies(stand_in: DiscordStandIn, method: str, path: str) -> list[Any]:
     return [r.json for r in stand_in.seen(method, path)]
+
+
+def dm_posts(stand_in: DiscordStandIn, user_id: str) -> list[Any]:
+    """The bodies of the messages the bot sent to ``user_id``'s DMs."""
+    channels = {c["id"] for c in stand_in.channels.values() if c.get("type") == 1
+                and c["recipients"][0]["id"] == user_id}
+    return [r.json for r in stand_in.seen("POST", r"/channels/\d+/messages")
+            if r.path.split("/")[2] in channels and r.status < 300]
+
+
+def embed_text(body: dict[str, Any]) -> str:
+    """Everything a message body shows in its embeds, as one string."""
+    parts: list[str] = []
+    for embed in body.get("embeds") or []:
+        parts += [str(embed.get("title") or ""), str(embed.get("description") or "")]
+        for f in embed.get("fields") or []:
+            parts += [str(f["name"]), str(f["value"])]
+        parts.append(str((embed.get("footer") or {}).get("text") or ""))
+    return "\n".join(parts)
+
+
+def custom_ids(body: dict[str, Any]) -> list[str]:
+    return [c["custom_id"] for row in body.get("components") or [] for c in row.get("components") or []]
