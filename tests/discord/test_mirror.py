@@ -228,3 +228,12 @@ async def test_a_workspace_without_a_discord_server_costs_no_mirror_queries(desk
         from sqlalchemy import func, select
         assert await session.scalar(select(func.count()).select_from(OutboxItem).where(
             OutboxItem.kind.like("discord.%"))) == 0
+
+
+async def test_with_anonymous_replies_a_staff_reply_is_posted_as_staff(mw: MirrorWorld) -> None:
+    await mw.discord_settings(anonymous_replies=True)
+    placed = await mw.ticket("forum")
+    await mw.run("sam", post_message, placed.number, "We are on it.")
+    await mw.deliver()
+    posts = [r.json["content"] for r in mw.stand_in.seen("POST", r"/channels/\d+/messages")]
+    assert posts == ["**Staff:** We are on it.", "**Staff:** We are on it."]  # the post and the DM

@@ -288,7 +288,8 @@ async def sync_place(desk: Desk, item: OutboxItem) -> Outcome:
                     applied["name"] = name
             if place.mode == "forum":
                 applied.update(await _sync_tags(http, state, channel or {}, steps))
-        applied.update(await _sync_card(http, state, steps))
+        if not (closed and place.state != "open"):  # an archived thread's messages cannot be edited
+            applied.update(await _sync_card(http, state, steps))
     finally:
         if steps.problems:
             applied["last_error"] = steps.problems[-1]
@@ -590,9 +591,9 @@ async def _close_request_settled(desk: Desk, item: OutboxItem) -> Outcome:
 def author_label(state: q.TicketPlace, message: Any, author: Any) -> str | None:
     if message.author_kind in ("bot", "system") or author is None:
         return None
-    if message.anonymous:
-        if message.author_kind == "customer":
-            return anonymous_identity(state.ticket.workspace_id, state.ticket.id).nickname
+    if message.anonymous and message.author_kind == "customer":
+        return anonymous_identity(state.ticket.workspace_id, state.ticket.id).nickname
+    if message.anonymous or (message.author_kind == "staff" and state.settings.anonymous_replies):
         return STAFF_ANONYMOUS_NAME
     return str(author.display_name)
 
