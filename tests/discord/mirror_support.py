@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from frontdesk.actions.guilds import workspace_for_guild
 from frontdesk.actions.tickets import open_ticket
 from frontdesk.db.models import DiscordTicket, OutboxItem, Ticket
 from frontdesk.discord import rest
-from frontdesk.discord.mirror import overwrite_json
+from frontdesk.discord.mirror import ORDER_WAIT_SECONDS, overwrite_json
 from frontdesk.domain.discord import FORUM_TAGS, forum_post_name, ticket_overwrites
 from frontdesk.domain.permissions import Actor
 from frontdesk.worker import outbox as ob
@@ -107,7 +108,11 @@ class MirrorWorld:
             count = await ob.deliver_due(self.desk, limit=200)
             total += count
             if not count:
-                break
+                # Rows put back to keep their order are due a moment later: let that moment pass.
+                soon = self.desk.clock.now() + timedelta(seconds=ORDER_WAIT_SECONDS * 2)
+                if not [i for i in await self.outbox() if i.status == "pending" and i.next_attempt_at <= soon]:
+                    break
+                self.desk.clock.advance(timedelta(seconds=ORDER_WAIT_SECONDS * 2))  # type: ignore[attr-defined]
         return total
 
     async def place(self, ticket_id: int) -> DiscordTicket:

@@ -114,3 +114,16 @@ async def test_reopening_a_channel_ticket_does_not_bring_the_channel_back(mw: Mi
     await mw.deliver()
     assert mw.stand_in.requests[requests:] == []
     assert (await mw.place(placed.ticket_id)).state == "deleted"
+
+
+async def test_a_ticket_merged_into_another_closes_its_place_without_a_transcript_post(mw: MirrorWorld) -> None:
+    from frontdesk.actions.merge import merge_tickets
+
+    await mw.discord_settings(transcripts_channel_id=TRANSCRIPTS)
+    source = await mw.ticket()
+    destination = await mw.ticket(opener="pat", title="The same parcel")
+    await mw.run("sam", merge_tickets, source.number, destination.number)
+    await mw.deliver()
+    assert source.channel_id not in mw.stand_in.channels
+    assert destination.channel_id in mw.stand_in.channels
+    assert mw.stand_in.seen("POST", f"/channels/{TRANSCRIPTS}/messages") == []

@@ -237,3 +237,13 @@ async def test_with_anonymous_replies_a_staff_reply_is_posted_as_staff(mw: Mirro
     await mw.deliver()
     posts = [r.json["content"] for r in mw.stand_in.seen("POST", r"/channels/\d+/messages")]
     assert posts == ["**Staff:** We are on it.", "**Staff:** We are on it."]  # the post and the DM
+
+
+async def test_replies_written_together_are_posted_in_the_order_written(mw: MirrorWorld) -> None:
+    placed = await mw.ticket()
+    async with mw.tx("sam") as tx:
+        for n in range(3):
+            await post_message(tx, placed.number, f"part {n}")
+    await mw.deliver()
+    posts = [r.json["content"] for r in mw.stand_in.seen("POST", f"/channels/{placed.channel_id}/messages")]
+    assert posts == ["**Sam Staff:** part 0", "**Sam Staff:** part 1", "**Sam Staff:** part 2"]

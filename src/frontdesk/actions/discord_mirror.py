@@ -48,12 +48,12 @@ SYNC_EVENTS = frozenset({
     ev.TICKET_PRIORITY_CHANGED, ev.TICKET_RENAMED, ev.TICKET_MOVED, ev.TICKET_PARTICIPANT_ADDED,
     ev.TICKET_PARTICIPANT_REMOVED, ev.TICKET_ESCALATED, ev.TICKET_LOCKED, ev.TICKET_UNLOCKED,
     ev.TICKET_REOPENED, ev.MESSAGE_CREATED, ev.CLOSE_REQUEST_CREATED, ev.CLOSE_REQUEST_ACCEPTED,
-    ev.CLOSE_REQUEST_DENIED, ev.CLOSE_REQUEST_CANCELLED, ev.CLOSE_REQUEST_EXPIRED,
+    ev.CLOSE_REQUEST_DENIED, ev.CLOSE_REQUEST_CANCELLED, ev.CLOSE_REQUEST_EXPIRED, ev.TICKET_UNMERGED,
 })
 CLOSE_REQUEST_SETTLED = frozenset({ev.CLOSE_REQUEST_ACCEPTED, ev.CLOSE_REQUEST_DENIED, ev.CLOSE_REQUEST_CANCELLED,
                                    ev.CLOSE_REQUEST_EXPIRED})
 LOGGED = frozenset({ev.TICKET_OPENED, ev.TICKET_CLAIMED, ev.TICKET_CLOSED})
-WATCHED = SYNC_EVENTS | LOGGED | {ev.TICKET_CLOSED, ev.TICKET_ESCALATED, ev.ALERT_RAISED}
+WATCHED = SYNC_EVENTS | LOGGED | {ev.TICKET_CLOSED, ev.TICKET_MERGED, ev.TICKET_ESCALATED, ev.ALERT_RAISED}
 
 # Staff channels, by the name a ``discord.staff_log`` payload uses.
 LOG_CHANNEL = "log"
@@ -113,6 +113,10 @@ async def mirror_to_discord(tx: Tx) -> None:
                           lane=lane(ticket_id))
             await enqueue(tx, DM, {"what": "closed", "ticket_id": ticket_id, "event_id": event.id},
                           key=f"{DM}:closed:{event.id}", lane=lane(ticket_id))
+        elif event.type == ev.TICKET_MERGED and event.payload.get("role") == "source":
+            # Closed by the merge, without a transcript of its own: the place closes.
+            await enqueue(tx, CLOSE, {"ticket_id": ticket_id, "event_id": event.id, "transcript": False},
+                          key=f"{CLOSE}:{event.id}", lane=lane(ticket_id))
         elif event.type == ev.CLOSE_REQUEST_CREATED:
             request_id = event.payload.get("close_request_id")
             await enqueue(tx, DM, {"what": "close_request", "ticket_id": ticket_id, "close_request_id": request_id},

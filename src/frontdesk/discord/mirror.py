@@ -64,7 +64,7 @@ from frontdesk.domain.discord import (
 from frontdesk.domain.permissions import Actor
 from frontdesk.queries import discord_mirror as q
 from frontdesk.transcript_links import LINK_DAYS, transcript_link
-from frontdesk.worker.outbox import Outcome, RetryPolicy, done, register, retry
+from frontdesk.worker.outbox import Outcome, RetryPolicy, defer, done, register, retry
 
 log = logging.getLogger("frontdesk.discord.mirror")
 
@@ -404,7 +404,7 @@ async def close_place(desk: Desk, item: OutboxItem) -> Outcome:
     place, applied = state.place, dict(state.place.applied or {})
     lockdown = bool((event.payload if event else {}).get("lockdown", state.ticket.lockdown))
     target = state.settings.transcripts_channel_id
-    if (transcript is not None and target and not lockdown
+    if (transcript is not None and target and not lockdown and item.payload.get("transcript", True)
             and applied.get("transcript_posted") != transcript.id):
         name = f"ticket-{state.ticket.number}-transcript.html"
         file = discord.File(io.BytesIO(transcript.html.encode("utf-8")), filename=name)
@@ -598,7 +598,20 @@ def author_label(state: q.TicketPlace, message: Any, author: Any) -> str | None:
     return str(author.display_name)
 
 
+ORDER_WAIT_SECONDS = 1.0
+
+
+async def _earlier_pending(desk: Desk, item: OutboxItem) -> bool:
+    """Whether a row of the same kind and lane enqueued before ``item`` is still to be carried
+    out: messages of one ticket (and posts of one staff channel) go out in the order written."""
+    if item.lane is None:
+        return False
+    return bool(await _read(desk, item, q.earlier_pending, item.kind, item.lane, item.id))
+
+
 async def post_message(desk: Desk, item: OutboxItem) -> Outcome:
+    if await _earlier_pending(desk, item):
+        return defer(ORDER_WAIT_SECONDS)
     what = item.payload.get("what")
     if what == "moved":
         return await _post_moved(desk, item)
@@ -740,6 +753,8 @@ def staff_embed(event: Any, card: Any, place: Any, actor: Any) -> discord.Embed:
 
 async def post_staff_log(desk: Desk, item: OutboxItem) -> Outcome:
     """One post in the log, escalation or alerts channel, to the channel set up now."""
+    if await _earlier_pending(desk, item):
+        return defer(ORDER_WAIT_SECONDS)
     entry = await _read(desk, item, _staff_entry, int(item.payload["event_id"]))
     if entry is None:
         return done()

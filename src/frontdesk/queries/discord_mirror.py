@@ -115,6 +115,14 @@ async def outbox_status(tx: Tx, key: str) -> str | None:
     return await tx.session.scalar(select(OutboxItem.status).where(OutboxItem.key == key))
 
 
+async def earlier_pending(tx: Tx, kind: str, lane: str, item_id: int) -> bool:
+    """Whether a pending outbox row of ``kind`` in ``lane`` was enqueued before row ``item_id``."""
+    found = await tx.session.scalar(select(OutboxItem.id).where(
+        OutboxItem.kind == kind, OutboxItem.lane == lane, OutboxItem.status == "pending",
+        OutboxItem.id < item_id).limit(1))
+    return found is not None
+
+
 async def ticket_by_id(tx: Tx, ticket_id: int) -> tuple[int, int] | None:
     """(workspace id, number) of a ticket: what a button that carries only the ticket's id needs."""
     row = (await tx.session.execute(select(Ticket.workspace_id, Ticket.number).where(Ticket.id == ticket_id))).first()
