@@ -247,3 +247,11 @@ async def test_replies_written_together_are_posted_in_the_order_written(mw: Mirr
     await mw.deliver()
     posts = [r.json["content"] for r in mw.stand_in.seen("POST", f"/channels/{placed.channel_id}/messages")]
     assert posts == ["**Sam Staff:** part 0", "**Sam Staff:** part 1", "**Sam Staff:** part 2"]
+
+
+async def test_a_message_in_a_channel_ticket_from_discord_costs_no_discord_request(mw: MirrorWorld) -> None:
+    placed = await mw.ticket()
+    async with mw.tx() as tx:
+        await post_message(tx, placed.number, "typed in Discord", external_id="discord:123456789012345679",
+                           author_kind="customer")
+    assert await mw.outbox() == []  # nothing to change in the channel: its card shows no activity

@@ -50,6 +50,9 @@ SYNC_EVENTS = frozenset({
     ev.TICKET_REOPENED, ev.MESSAGE_CREATED, ev.CLOSE_REQUEST_CREATED, ev.CLOSE_REQUEST_ACCEPTED,
     ev.CLOSE_REQUEST_DENIED, ev.CLOSE_REQUEST_CANCELLED, ev.CLOSE_REQUEST_EXPIRED, ev.TICKET_UNMERGED,
 })
+# What changes only a forum post's tags: other places need no sync for it.
+FORUM_ONLY = frozenset({ev.MESSAGE_CREATED, ev.CLOSE_REQUEST_CREATED, ev.CLOSE_REQUEST_ACCEPTED,
+                        ev.CLOSE_REQUEST_DENIED, ev.CLOSE_REQUEST_CANCELLED, ev.CLOSE_REQUEST_EXPIRED})
 CLOSE_REQUEST_SETTLED = frozenset({ev.CLOSE_REQUEST_ACCEPTED, ev.CLOSE_REQUEST_DENIED, ev.CLOSE_REQUEST_CANCELLED,
                                    ev.CLOSE_REQUEST_EXPIRED})
 LOGGED = frozenset({ev.TICKET_OPENED, ev.TICKET_CLAIMED, ev.TICKET_CLOSED})
@@ -97,7 +100,8 @@ async def mirror_to_discord(tx: Tx) -> None:
         if place is None:
             continue
         ticket_id = place.ticket_id
-        if event.type in SYNC_EVENTS and ticket_id not in synced:
+        if event.type in SYNC_EVENTS and ticket_id not in synced and (
+                place.mode == "forum" or event.type not in FORUM_ONLY):
             synced.add(ticket_id)
             await enqueue(tx, SYNC, {"ticket_id": ticket_id}, key=f"{SYNC}:{token}:{ticket_id}", lane=lane(ticket_id))
         if event.type == ev.MESSAGE_CREATED and event.payload.get("message_id") in posted:

@@ -268,6 +268,8 @@ async def sync_place(desk: Desk, item: OutboxItem) -> Outcome:
         if steps.gone:
             await _save(desk, item, ticket_id, state="deleted", applied={"last_error": "the channel is gone"})
             return done()
+        if channel is None:  # the bot may not read it: nothing can be compared
+            return done()
         closed = ticket.status == "closed"
         metadata = (channel or {}).get("thread_metadata") or {}
         if place.mode != "channel" and not closed and (metadata.get("archived") or metadata.get("locked")
