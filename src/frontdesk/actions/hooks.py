@@ -15,10 +15,11 @@ def default_before_commit() -> list[BeforeCommit]:
     """The hooks a ``Desk`` runs unless it is given others."""
     from frontdesk.actions import webhooks
     from frontdesk.actions.automation import run_rules
+    from frontdesk.actions.discord_mirror import mirror_to_discord
     from frontdesk.actions.links import mirror_ticket_changes
 
     # Automation first: it may append events, which the hooks after it then see. Engineering
     # links next (mirrors status changes and notes to Jira, Linear and Slack, and may record
     # that a Slack thread was started). Webhooks last: they only read events, so they see
     # those every earlier hook appended.
-    return [run_rules, mirror_ticket_changes, webhooks.deliver_events]
+    return [run_rules, mirror_ticket_changes, mirror_to_discord, webhooks.deliver_events]

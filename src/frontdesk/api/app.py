@@ -15,7 +15,7 @@ from frontdesk import __version__
 from frontdesk.actions.base import Desk
 from frontdesk.api import errors
 from frontdesk.api.auth import ActorCache
-from frontdesk.api.routers import analytics, conversations, queue, tickets, transcripts, workspace
+from frontdesk.api.routers import analytics, conversations, queue, tickets, transcript_pages, transcripts, workspace
 from frontdesk.api.routers import close_requests as close_requests_router
 from frontdesk.api.routers import discord_panels as discord_panels_router
 from frontdesk.api.routers import integrations as integrations_router
@@ -81,6 +81,7 @@ def create_app(desk: Desk, *, max_attachment_bytes: int = 25 * 1024 * 1024, run_
     app.include_router(integrations_router.router)
     app.include_router(links_router.router)
     app.include_router(discord_panels_router.router)
+    app.include_router(transcript_pages.router)
 
     @app.get("/healthz", tags=["health"], summary="Liveness and database check")
     async def healthz() -> Any:

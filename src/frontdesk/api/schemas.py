@@ -259,6 +259,7 @@ class EscalateIn(Strict):
 class CloseIn(Strict):
     reason: CloseReasonName
     note: str | None = Field(default=None, description="at most 500 characters")
+    share_comment: bool = Field(default=True, description="show the note to the opener (the Discord close DM)")
 
 
 class RateIn(Strict):

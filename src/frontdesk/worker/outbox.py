@@ -47,7 +47,8 @@ HANDLER_MODULES: list[str] = [
     "frontdesk.worker.webhooks",
     # engineering links (issue 4)
     "frontdesk.integrations.jira", "frontdesk.integrations.linear", "frontdesk.integrations.slack",
-    "frontdesk.discord.panel_delivery",
+    # Discord (issue 5): panels made through the API, the mirror
+    "frontdesk.discord.panel_delivery", "frontdesk.discord.mirror",
 ]
 
 

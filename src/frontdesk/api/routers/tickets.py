@@ -251,7 +251,8 @@ async def resume_sla(number: p.TicketNumber, caller: CallerDep) -> dict[str, Any
 async def close(number: p.TicketNumber, body: s.CloseIn, caller: CallerDep) -> dict[str, Any]:
     """Close with a reason and an optional note (at most 500 characters); renders the
     transcript. 409 when the ticket is already closed."""
-    return await _change(caller, lambda tx: lifecycle.close_ticket(tx, number, reason=body.reason, note=body.note))
+    return await _change(caller, lambda tx: lifecycle.close_ticket(tx, number, reason=body.reason, note=body.note,
+                                                                       share_comment=body.share_comment))
 
 
 @router.post("/{number}/reopen", response_model=s.TicketOut, summary="Reopen")
