@@ -42,6 +42,15 @@ async def test_close_with_a_reason_and_a_note_closes_the_ticket_with_both(world:
     assert content(answer) == f"<@{world.staff['id']}> closed this ticket (Duplicate)."
     [closed] = await world.events("ticket.closed")
     assert closed.payload["reason"] == "duplicate"
+    assert closed.payload["share_comment"] is True
+
+
+async def test_close_with_share_comment_off_records_that_the_note_stays_with_staff(world: World) -> None:
+    await world.answer(world.command("close", world.staff, option("reason", "resolved"),
+                                     option("note", "internal only"), option("share-comment", False, BOOLEAN)))
+    [closed] = await world.events("ticket.closed")
+    assert closed.payload["share_comment"] is False
+    assert (await world.ticket()).close_note == "internal only"
 
 
 async def test_close_offers_exactly_the_domain_reasons_and_limits_the_note_to_500_characters(

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from frontdesk.domain.errors import ValidationFailed
+from frontdesk.domain.tickets import channel_name_for
 
 _SNOWFLAKE = re.compile(r"^\d{15,21}$")
 
@@ -239,13 +240,10 @@ def channel_slug(text: str) -> str:
 
 
 def ticket_channel_name(*, number: int, opener_name: str | None, sequential: bool, anonymous: bool = False) -> str:
-    """A ticket's channel or thread name: ``ticket-N`` with sequential names (and for anonymous
-    tickets, whose opener staff must not see), otherwise the opener's name and the number."""
-    if sequential or anonymous or not opener_name:
-        return f"ticket-{number}"
-    base = channel_slug(opener_name) or "ticket"
-    suffix = f"-{number}"
-    return base[:CHANNEL_NAME_MAX - len(suffix)] + suffix
+    """A ticket's channel or thread name, the same the ticket engine records as its
+    ``channel_name``: ``ticket-N`` with sequential names (and for anonymous tickets, whose
+    opener staff must not see), otherwise after the opener."""
+    return channel_name_for(number, None if anonymous else opener_name, sequential)
 
 
 def forum_post_name(*, number: int, title: str) -> str:

@@ -200,13 +200,17 @@ class TicketCommands(commands.Cog):
 
     @app_commands.command(name="close", description="Close this ticket with a reason")
     @app_commands.describe(reason="Why the ticket is closing", note=f"A note kept with the close (at most "
-                                                                    f"{CLOSE_NOTE_MAX} characters)")
+                                                                    f"{CLOSE_NOTE_MAX} characters)",
+                           share_comment="Send the note to the user with the close message (default: yes)")
+    @app_commands.rename(share_comment="share-comment")
     @app_commands.choices(reason=_choices(CLOSE_REASONS))
     @app_commands.guild_only()
     async def close(self, interaction: discord.Interaction, reason: str,
-                    note: app_commands.Range[str, 1, CLOSE_NOTE_MAX] | None = None) -> None:
+                    note: app_commands.Range[str, 1, CLOSE_NOTE_MAX] | None = None,
+                    share_comment: bool = True) -> None:
         async def act(tx: Tx, here: Here) -> str:
-            ticket = await lifecycle.close_ticket(tx, here.number, reason=reason, note=note)
+            ticket = await lifecycle.close_ticket(tx, here.number, reason=reason, note=note,
+                                                  share_comment=share_comment)
             return f"{interaction.user.mention} closed this ticket ({CLOSE_REASONS[ticket.close_reason]})."
 
         await self.run(interaction, act, public=True)
