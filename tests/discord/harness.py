@@ -661,6 +661,26 @@ def _open_dm(s: DiscordStandIn, r: Recorded, m: re.Match[str]) -> tuple[int, Any
     return 200, s._new_channel(payloads.dm_channel(payloads.user(id=recipient_id)))
 
 
+# --- modmail ---
+
+
+def _get_message(s: DiscordStandIn, r: Recorded, m: re.Match[str]) -> tuple[int, Any]:
+    """A message the stand-in made or a test put in ``stand_in.messages`` (a user's DM, say)."""
+    message = s.messages.get(m.group("message"))
+    if message is None or message["channel_id"] != m.group("channel"):
+        return 404, discord_error(10008, "Unknown Message")
+    return 200, message
+
+
+def _list_webhooks(s: DiscordStandIn, r: Recorded, m: re.Match[str]) -> tuple[int, Any]:
+    return 200, []  # the stand-in keeps no webhooks: the bot makes its own
+
+
+def _unknown_member(s: DiscordStandIn, r: Recorded, m: re.Match[str]) -> tuple[int, Any]:
+    """Members are not kept: script the route to answer one (``stand_in.script("GET", ...)``)."""
+    return 404, discord_error(10007, "Unknown Member")
+
+
 _S = r"(?P<%s>\d+)"
 _ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
     (method, re.compile(path.replace("{guild}", _S % "guild").replace("{channel}", _S % "channel")
@@ -698,6 +718,10 @@ _ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
         ("POST", "/interactions/{interaction}/{token}/callback", _interaction_callback),
         ("PATCH", "/webhooks/{app}/{token}/messages/@original", _edit_original),
         ("POST", "/users/@me/channels", _open_dm),
+        # --- modmail ---
+        ("GET", "/channels/{channel}/messages/{message}", _get_message),
+        ("GET", "/channels/{channel}/webhooks", _list_webhooks),
+        ("GET", "/guilds/{guild}/members/{user}", _unknown_member),
     ]
 ]
 

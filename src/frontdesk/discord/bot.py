@@ -27,7 +27,7 @@ discord.VoiceClient.warn_nacl = False
 discord.VoiceClient.warn_dave = False
 
 BOT_ACTOR = "discord bot"
-COGS = ("frontdesk.discord.cogs.tickets",)
+COGS = ("frontdesk.discord.cogs.tickets", "frontdesk.discord.cogs.modmail")
 
 # ``async def handler(message) -> bool``: True when it took the message (later ones are skipped).
 MessageHandler = Callable[[discord.Message], Awaitable[bool]]

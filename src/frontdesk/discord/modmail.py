@@ -1,0 +1,663 @@
+"""The DM relay (modmail), and taking in what people write in a ticket's place.
+
+* A message written in a ticket's channel, thread or forum post is stored as a ticket message
+  by its author (``external_id = discord:<message id>``, linked as ``origin``).
+* A DM from a user without an open modmail ticket starts intake: which server (when they share
+  several with the bot that have forum-mode types), which type (when there are several), then a
+  post in the type's forum holds the ticket and the user is told "Message sent".
+* Later DMs are stored and copied into the post; staff messages in the post are stored and
+  forwarded to the user's DMs (always, or only with ``-r `` or a leading mention of the bot when
+  the server switched automatic forwarding off), as replies when they answer a user's message.
+
+Every message is stored before anything is sent, so a Discord failure (closed DMs, an outage)
+loses nothing: staff are told, and the message has no ``copy`` link (it was not delivered).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import discord
+
+from frontdesk.actions.base import Tx
+from frontdesk.actions.discord import link_message, place_ticket
+from frontdesk.actions.messages import post_message
+from frontdesk.actions.tickets import open_ticket
+from frontdesk.domain.discord import (
+    STAFF_ANONYMOUS_NAME,
+    TAG_OPEN,
+    TAG_UNANSWERED,
+    anonymous_identity,
+    clip,
+    forum_post_name,
+)
+from frontdesk.domain.errors import DomainError, NotPermitted
+from frontdesk.domain.permissions import Actor, require_staff
+from frontdesk.domain.tickets import AuthorKind, ConversationChannel, DiscordMode
+from frontdesk.queries.modmail import (
+    DmServer,
+    ForumType,
+    TicketPlace,
+    counterpart,
+    dm_servers,
+    open_modmail_ticket,
+    place_of_channel,
+)
+
+if TYPE_CHECKING:
+    from frontdesk.discord.bot import FrontdeskBot
+
+log = logging.getLogger("frontdesk.discord.modmail")
+
+RELAY_WEBHOOK_NAME = "frontdesk relay"
+EMBED_TEXT_MAX = 4096
+TITLE_MAX = 80
+USER_COLOUR = 0x5865F2
+STAFF_COLOUR = 0x3BA55C
+
+MESSAGE_SENT = "Message sent. Staff will answer you here."
+NO_SERVER = ("You can't open a ticket by DM: none of the servers we share takes tickets by direct message. "
+             "Use the server's ticket panel instead.")
+PICK_SERVER = "Which server is your message for?"
+PICK_TYPE = "What is your message about?"
+WRITE_FIRST = "You're writing to **{guild}** ({type}). Send your message here and staff will answer in this chat."
+ALREADY_OPEN = "You already have an open ticket: just write here and staff will see it."
+BLACKLISTED = "You can't open tickets in **{guild}**."
+NOT_SET_UP = "Tickets by DM are not set up in **{guild}** any more; use the server's ticket panel."
+CANNOT_OPEN = "Your message could not be sent: {reason}"
+DMS_CLOSED = ("Not delivered: {user} has closed their DMs or blocked the bot. The message is saved in the ticket, "
+              "but the user has not seen it.")
+NOT_DELIVERED = "Not delivered to {user}: Discord answered {reason}. The message is saved in the ticket."
+PREFIX_FORWARD = "-r "
+
+
+# --- what a message says ----------------------------------------------------------------------------------------
+
+def forward_prefix(content: str, bot_user_id: int) -> tuple[bool, str]:
+    """Whether a staff message asks to be forwarded (``-r `` or a leading mention of the bot),
+    and its text without that prefix."""
+    text = content.lstrip()
+    if text.startswith(PREFIX_FORWARD) or text == PREFIX_FORWARD.strip():
+        return True, text[len(PREFIX_FORWARD):].lstrip()
+    for mention in (f"<@{bot_user_id}>", f"<@!{bot_user_id}>"):
+        if text.startswith(mention):
+            return True, text[len(mention):].lstrip()
+    return False, content
+
+
+def message_body(message: discord.Message, text: str | None = None) -> str:
+    """The text to store: the message's text, then the URL of each attachment on its own line
+    (attachments are kept as links to Discord's copy, not downloaded)."""
+    parts = [message.content if text is None else text] + [a.url for a in message.attachments]
+    return "\n".join(p for p in parts if p and p.strip()).strip()
+
+
+def ticket_title(text: str) -> str | None:
+    """A DM ticket's subject: the first line of the first message (None: the type's default)."""
+    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    return clip(first, TITLE_MAX) if first else None
+
+
+def taken_in(message: discord.Message) -> bool:
+    """Messages the relay reads: people's ordinary messages and replies, not the bot's own, not
+    webhooks' (our relay's copies, integrations) and not system messages (pins, joins)."""
+    if message.type not in (discord.MessageType.default, discord.MessageType.reply):
+        return False
+    return not message.author.bot and message.webhook_id is None
+
+
+@contextmanager
+def as_the_desk(tx: Tx) -> Iterator[Tx]:
+    """Inside a member's transaction, record as the desk what only the desk records (where a
+    ticket lives, message links), in the same unit of work."""
+    from frontdesk.discord.bot import BOT_ACTOR
+
+    actor, tx.actor = tx.actor, Actor.system(BOT_ACTOR)
+    try:
+        yield tx
+    finally:
+        tx.actor = actor
+
+
+# --- the relay's memory -----------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PendingIntake:
+    """A user who chose a server and type and has not written their first message yet."""
+
+    guild_id: int
+    type_id: int
+
+
+@dataclass
+class Relay:
+    """What the relay keeps in memory: only caches and pending first messages, none of which
+    must survive a restart (a user whose pending choice is lost is simply asked again)."""
+
+    webhooks: dict[int, discord.Webhook] = field(default_factory=dict)  # by forum channel id
+    pending: dict[int, PendingIntake] = field(default_factory=dict)  # by user id
+
+
+def relay_of(bot: FrontdeskBot) -> Relay:
+    relay = getattr(bot, "_modmail_relay", None)
+    if relay is None:
+        relay = Relay()
+        bot._modmail_relay = relay  # type: ignore[attr-defined]
+    return relay
+
+
+async def read_place(bot: FrontdeskBot, channel_id: int) -> TicketPlace | None:
+    from frontdesk.discord.bot import BOT_ACTOR
+
+    async with bot.desk.read(Actor.system(BOT_ACTOR), 0) as tx:
+        return await place_of_channel(tx, channel_id)
+
+
+async def read_open_ticket(bot: FrontdeskBot, user_id: int) -> TicketPlace | None:
+    from frontdesk.discord.bot import BOT_ACTOR
+
+    async with bot.desk.read(Actor.system(BOT_ACTOR), 0) as tx:
+        return await open_modmail_ticket(tx, user_id)
+
+
+# --- the message handler ----------------------------------------------------------------------------------------
+
+async def take_message(bot: FrontdeskBot, message: discord.Message) -> bool:
+    """The relay's message handler: every DM, and messages in tickets' places."""
+    if message.guild is None:
+        if not taken_in(message):
+            return False
+        await from_dm(bot, message)
+        return True
+    place = await read_place(bot, message.channel.id)
+    if place is None:
+        return False
+    if taken_in(message) and place.is_open:
+        # A closed ticket's place is being archived or deleted: what is written there now is not kept.
+        await from_ticket_place(bot, message, place)
+    return True
+
+
+@dataclass(frozen=True)
+class Stored:
+    message_id: int
+    author_kind: str
+    anonymous: bool
+    # The Discord message a copy should reply to (the other side's message this one answers).
+    reply_reference: str | None
+
+
+async def store(bot: FrontdeskBot, place: TicketPlace, author: discord.abc.User, body: str, *, external_id: str,
+                origin: tuple[int, int] | None, reply_to: int | None, other_channel_id: str | None,
+                anonymous: bool = False, staff_only: bool = False) -> Stored:
+    """One transaction as ``author``: the message stored in the ticket, linked where it was
+    written (``origin``: channel and message id), replying to what the Discord message it
+    answers shows."""
+    async with bot.acting(place.workspace_id, author) as tx:
+        if staff_only:
+            require_staff(tx.actor, "send messages to a ticket's user")
+        reply_message_id, reply_reference = None, None
+        if reply_to is not None and origin is not None:
+            found = await counterpart(tx, origin[0], reply_to, other_channel_id or origin[0])
+            if found is not None:
+                reply_message_id, reply_reference = found
+        message = await post_message(tx, place.number, body, external_id=external_id, reply_to_id=reply_message_id,
+                                     anonymous=anonymous and tx.actor.is_staff_anywhere)
+        if staff_only and message.author_kind != AuthorKind.STAFF:
+            raise NotPermitted("only the ticket's staff may send messages to its user")
+        if origin is not None:
+            with as_the_desk(tx):
+                await link_message(tx, message.id, channel_id=origin[0], discord_message_id=origin[1], kind="origin")
+        return Stored(message.id, message.author_kind, message.anonymous, reply_reference)
+
+
+async def link_copies(bot: FrontdeskBot, workspace_id: int, message_id: int, *copies: discord.Message | None) -> None:
+    copies_sent = [c for c in copies if c is not None]
+    if not copies_sent:
+        return
+    async with bot.as_desk(workspace_id) as tx:
+        for copy in copies_sent:
+            await link_message(tx, message_id, channel_id=copy.channel.id, discord_message_id=copy.id, kind="copy")
+
+
+def _reference(channel_id: int, message_id: str | None) -> discord.MessageReference | None:
+    if message_id is None:
+        return None
+    return discord.MessageReference(message_id=int(message_id), channel_id=channel_id, fail_if_not_exists=False)
+
+
+def _replied_to(message: discord.Message) -> int | None:
+    ref = message.reference
+    if ref is None or ref.message_id is None or (ref.channel_id and ref.channel_id != message.channel.id):
+        return None
+    return ref.message_id
+
+
+async def from_ticket_place(bot: FrontdeskBot, message: discord.Message, place: TicketPlace) -> None:
+    """A message in a ticket's channel, thread or post: stored as its author's; in a DM-relay
+    post, a staff message is also forwarded to the user when it should be."""
+    text, forward = message.content, False
+    if place.relays_to_dm:
+        explicit, stripped = forward_prefix(message.content, bot.user.id if bot.user else 0)
+        if explicit:
+            text = stripped
+        forward = explicit or place.settings.forward_automatically
+    body = message_body(message, text)
+    if not body:
+        return
+    try:
+        stored = await store(bot, place, message.author, body, external_id=f"discord:{message.id}",
+                             origin=(message.channel.id, message.id), reply_to=_replied_to(message),
+                             other_channel_id=place.dm_channel_id,
+                             anonymous=forward and place.settings.anonymous_replies)
+    except DomainError as exc:
+        log.warning("a message in a ticket's place was not stored", extra={
+            "channel_id": str(message.channel.id), "message_id": str(message.id), "error": exc.message})
+        return
+    if not forward or stored.author_kind != AuthorKind.STAFF:
+        return
+    try:
+        sent = await deliver(bot, place, body, author=message.author, anonymous=stored.anonymous,
+                             reply_reference=stored.reply_reference)
+    except discord.HTTPException as exc:
+        await message.reply(undelivered(recipient(place), exc), mention_author=False)
+        return
+    await link_copies(bot, place.workspace_id, stored.message_id, sent)
+
+
+def recipient(place: TicketPlace) -> str:
+    """The ticket's user as staff may see them (not named for an anonymous ticket)."""
+    return f"<@{place.user_id}>" if place.user_id and not place.anonymous else "the user"
+
+
+def undelivered(who: str, exc: discord.HTTPException) -> str:
+    if isinstance(exc, discord.Forbidden) and exc.code == 50007:
+        return DMS_CLOSED.format(user=who)
+    return NOT_DELIVERED.format(user=who, reason=f"{exc.status} {exc.text or ''}".strip())
+
+
+def _guild_name(bot: FrontdeskBot, guild_id: str) -> str:
+    guild = bot.get_guild(int(guild_id))
+    return guild.name if guild is not None else "the server"
+
+
+def staff_embed(body: str, *, author: discord.abc.User, anonymous: bool, guild_name: str) -> discord.Embed:
+    """A staff reply as the user sees it in their DMs: who wrote it (or "Staff") and where."""
+    embed = discord.Embed(description=clip(body, EMBED_TEXT_MAX), colour=STAFF_COLOUR)
+    if anonymous:
+        embed.set_author(name=STAFF_ANONYMOUS_NAME)
+    else:
+        embed.set_author(name=getattr(author, "display_name", None) or author.name,
+                         icon_url=author.display_avatar.url)
+    embed.set_footer(text=guild_name)
+    return embed
+
+
+async def deliver(bot: FrontdeskBot, place: TicketPlace, body: str, *, author: discord.abc.User, anonymous: bool,
+                  reply_reference: str | None) -> discord.Message:
+    """Send a staff reply to the ticket's user, in their DM channel with the bot."""
+    assert place.dm_channel_id is not None
+    dm = bot.get_partial_messageable(int(place.dm_channel_id), type=discord.ChannelType.private)
+    kwargs: dict[str, object] = {"embed": staff_embed(body, author=author, anonymous=anonymous,
+                                                       guild_name=_guild_name(bot, place.guild_id))}
+    reference = _reference(dm.id, reply_reference)
+    if reference is not None:
+        kwargs["reference"] = reference
+    return await dm.send(**kwargs)  # type: ignore[arg-type]
+
+
+# --- the user's side --------------------------------------------------------------------------------------------
+
+def user_embed(place_workspace_id: int, ticket_id: int, anonymous: bool, author: discord.abc.User,
+               body: str) -> discord.Embed:
+    """The user's message as staff see it in the post: their name and avatar, or for an
+    anonymous ticket the generated nickname and avatar, never their name or id."""
+    embed = discord.Embed(description=clip(body, EMBED_TEXT_MAX), colour=USER_COLOUR)
+    if anonymous:
+        identity = anonymous_identity(place_workspace_id, ticket_id)
+        embed.set_author(name=identity.nickname, icon_url=identity.avatar_url)
+    else:
+        embed.set_author(name=getattr(author, "display_name", None) or author.name,
+                         icon_url=author.display_avatar.url)
+        embed.set_footer(text=f"User {author.id}")
+    return embed
+
+
+async def from_dm(bot: FrontdeskBot, message: discord.Message) -> None:
+    """A DM: into the user's open ticket, or the first message of a new one."""
+    relay = relay_of(bot)
+    place = await read_open_ticket(bot, message.author.id)
+    if place is not None:
+        relay.pending.pop(message.author.id, None)
+        await relay_dm(bot, message, place)
+        return
+    pending = relay.pending.pop(message.author.id, None)
+    if pending is not None:
+        candidate, forum_type = await _server_and_type_found(bot, pending.guild_id, pending.type_id,
+                                                             message.author.id)
+        if candidate is not None and forum_type is not None:
+            await open_from_dm(bot, message.author, candidate, forum_type, message)
+            return
+    await begin_intake(bot, message)
+
+
+async def relay_dm(bot: FrontdeskBot, message: discord.Message, place: TicketPlace) -> None:
+    """A later DM: stored as the user's, then copied into the post."""
+    body = message_body(message)
+    if not body:
+        return
+    try:
+        stored = await store(bot, place, message.author, body, external_id=f"discord:{message.id}",
+                             origin=(message.channel.id, message.id), reply_to=_replied_to(message),
+                             other_channel_id=place.channel_id)
+    except DomainError as exc:
+        await message.channel.send(CANNOT_OPEN.format(reason=exc.message))
+        return
+    post = bot.get_partial_messageable(int(place.channel_id), guild_id=int(place.guild_id))
+    kwargs: dict[str, object] = {"embed": user_embed(place.workspace_id, place.ticket_id, place.anonymous,
+                                                     message.author, body)}
+    reference = _reference(post.id, stored.reply_reference)
+    if reference is not None:
+        kwargs["reference"] = reference
+    try:
+        copy = await post.send(**kwargs)  # type: ignore[arg-type]
+    except discord.HTTPException as exc:
+        # Stored all the same: staff read it in the desk, and the mirror's sync shows the activity.
+        log.warning("a DM could not be copied into its ticket's post", extra={
+            "ticket_id": place.ticket_id, "status": exc.status, "code": exc.code})
+        return
+    await link_copies(bot, place.workspace_id, stored.message_id, copy)
+
+
+# --- intake -----------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Candidate:
+    server: DmServer
+    guild: discord.Guild
+    member: discord.Member
+
+
+async def member_of(guild: discord.Guild, user_id: int) -> discord.Member | None:
+    """The user as a member of ``guild``: from the cache, else asked of Discord (members are
+    not chunked at start-up, so the cache only holds those events named)."""
+    member = guild.get_member(user_id)
+    if member is not None:
+        return member
+    try:
+        return await guild.fetch_member(user_id)
+    except discord.NotFound:
+        return None
+
+
+async def candidates(bot: FrontdeskBot, user_id: int, *, guild_id: int | None = None) -> list[Candidate]:
+    """The servers the user shares with the bot whose workspace takes tickets by DM. Only those
+    servers are asked about membership, so a bot in many servers makes few requests."""
+    from frontdesk.discord.bot import BOT_ACTOR
+
+    guilds = {str(g.id): g for g in bot.guilds if guild_id is None or g.id == guild_id}
+    async with bot.desk.read(Actor.system(BOT_ACTOR), 0) as tx:
+        servers = await dm_servers(tx, set(guilds))
+    found = []
+    for server in servers:
+        guild = guilds[server.guild_id]
+        member = await member_of(guild, user_id)
+        if member is not None:
+            found.append(Candidate(server, guild, member))
+    return sorted(found, key=lambda c: c.guild.name.lower())
+
+
+async def begin_intake(bot: FrontdeskBot, message: discord.Message) -> None:
+    """The first DM of a user without a ticket: pick the server, then the type, then open."""
+    from frontdesk.discord.cogs.modmail import server_picker
+
+    found = await candidates(bot, message.author.id)
+    if not found:
+        await message.channel.send(NO_SERVER)
+        return
+    if len(found) == 1:
+        await offer_types(bot, message.channel, found[0], first=message)
+        return
+    await message.channel.send(PICK_SERVER, view=server_picker([(c.guild.id, c.guild.name) for c in found]),
+                               reference=message.to_reference(fail_if_not_exists=False), mention_author=False)
+
+
+async def offer_types(bot: FrontdeskBot, channel: discord.abc.Messageable, candidate: Candidate, *,
+                      first: discord.Message | None, interaction: discord.Interaction | None = None) -> None:
+    """One type: open (or ask for the first message); several: the type select, replying to
+    the user's first message so a click after a restart still finds it."""
+    from frontdesk.discord.cogs.modmail import type_picker
+
+    types = candidate.server.types
+    if len(types) > 1:
+        view = type_picker(candidate.guild.id, [(t.type_id, t.name) for t in types])
+        if interaction is not None:
+            await interaction.response.edit_message(content=PICK_TYPE, view=view)
+        else:
+            kwargs: dict[str, object] = {"view": view}
+            if first is not None:
+                kwargs.update(reference=first.to_reference(fail_if_not_exists=False), mention_author=False)
+            await channel.send(PICK_TYPE, **kwargs)  # type: ignore[arg-type]
+        return
+    if interaction is not None:
+        await interaction.response.edit_message(content=f"Writing to **{candidate.guild.name}**.", view=None)
+    await type_chosen(bot, channel, candidate, types[0], first=first)
+
+
+async def type_chosen(bot: FrontdeskBot, channel: discord.abc.Messageable, candidate: Candidate,
+                      forum_type: ForumType, *, first: discord.Message | None) -> None:
+    if first is None:
+        user_id = candidate.member.id
+        relay_of(bot).pending[user_id] = PendingIntake(candidate.guild.id, forum_type.type_id)
+        await channel.send(WRITE_FIRST.format(guild=candidate.guild.name, type=forum_type.name))
+        return
+    await open_from_dm(bot, first.author, candidate, forum_type, first)
+
+
+class _Rehearsed(Exception):  # noqa: N818 - not an error: how a rehearsal rolls back
+    def __init__(self, number: int) -> None:
+        super().__init__(number)
+        self.number = number
+
+
+async def rehearse(bot: FrontdeskBot, workspace_id: int, member: discord.Member, *, type_id: int,
+                   title: str | None, anonymous: bool) -> int:
+    """Open the ticket as the member and roll it back: its refusals (allowed roles, the open
+    ticket limit, business hours) come before a post exists; the number names the post."""
+    try:
+        async with bot.acting(workspace_id, member) as tx:
+            ticket = await open_ticket(tx, type_id=type_id, title=title, anonymous=anonymous,
+                                       channel=ConversationChannel.DISCORD_FORUM)
+            raise _Rehearsed(ticket.number)
+    except _Rehearsed as rehearsed:
+        return rehearsed.number
+
+
+def _tags(forum: discord.ForumChannel) -> list[discord.ForumTag]:
+    wanted = {TAG_OPEN.lower(), TAG_UNANSWERED.lower()}
+    return [tag for tag in forum.available_tags if tag.name.lower() in wanted]
+
+
+def starter_embeds(workspace_id: int, ticket_id: int | None, anonymous: bool, user: discord.abc.User,
+                   type_name: str, body: str) -> list[discord.Embed]:
+    """The post's first message: who wrote (the anonymous identity once the ticket exists) and
+    their first message."""
+    about = discord.Embed(title=clip(f"New ticket: {type_name}", 256), colour=USER_COLOUR)
+    if anonymous:
+        if ticket_id is not None:
+            identity = anonymous_identity(workspace_id, ticket_id)
+            about.add_field(name="User", value=f"{identity.nickname} (anonymous ticket)")
+            about.set_thumbnail(url=identity.avatar_url)
+        else:
+            about.add_field(name="User", value="anonymous ticket")
+    else:
+        about.add_field(name="User", value=f"<@{user.id}> ({user.name}, {user.id})")
+        about.set_thumbnail(url=user.display_avatar.url)
+    message = user_embed(workspace_id, ticket_id or 0, anonymous, user, body) if not anonymous or ticket_id else \
+        discord.Embed(description=clip(body, EMBED_TEXT_MAX), colour=USER_COLOUR)
+    return [about, message]
+
+
+async def open_from_dm(bot: FrontdeskBot, user: discord.abc.User, candidate: Candidate, forum_type: ForumType,
+                       first: discord.Message) -> None:
+    """Open a ticket from the user's first DM: blacklist, a rehearsal of ``open_ticket``, the
+    forum post, then the ticket, its place and its first message in one transaction (the post
+    is deleted when that fails), and "Message sent"."""
+    dm = first.channel
+    server, guild, member = candidate.server, candidate.guild, candidate.member
+    settings = server.settings
+    if settings.blacklisted(user.id, [r.id for r in member.roles if not r.is_default()]):
+        await dm.send(BLACKLISTED.format(guild=guild.name))
+        return
+    body = message_body(first)
+    title = ticket_title(first.content)
+    anonymous = settings.anonymous_tickets
+    try:
+        number = await rehearse(bot, server.workspace_id, member, type_id=forum_type.type_id, title=title,
+                                anonymous=anonymous)
+    except DomainError as exc:
+        await dm.send(CANNOT_OPEN.format(reason=exc.message))
+        return
+    forum = guild.get_channel(int(forum_type.forum_channel_id))
+    if forum is None:
+        try:
+            forum = await guild.fetch_channel(int(forum_type.forum_channel_id))
+        except discord.HTTPException:
+            forum = None
+    if not isinstance(forum, discord.ForumChannel):
+        log.warning("a DM ticket type's forum is missing", extra={"type_id": forum_type.type_id,
+                                                                   "forum_channel_id": forum_type.forum_channel_id})
+        await dm.send(NOT_SET_UP.format(guild=guild.name))
+        return
+    post_title = title or f"{forum_type.name} request"
+    try:
+        created = await forum.create_thread(
+            name=forum_post_name(number=number, title=post_title),
+            embeds=starter_embeds(server.workspace_id, None, anonymous, user, forum_type.name, body),
+            applied_tags=_tags(forum), allowed_mentions=discord.AllowedMentions.none())
+    except discord.HTTPException as exc:
+        log.warning("a DM ticket's forum post could not be created", extra={"status": exc.status, "code": exc.code})
+        await dm.send(CANNOT_OPEN.format(reason="the server's ticket forum can't be written to; tell its staff"))
+        return
+    post, starter = created.thread, created.message
+    try:
+        async with bot.acting(server.workspace_id, member) as tx:
+            ticket = await open_ticket(tx, type_id=forum_type.type_id, title=title, anonymous=anonymous,
+                                       channel=ConversationChannel.DISCORD_FORUM, external_id=str(post.id))
+            message = await post_message(tx, ticket.number, body, external_id=f"discord:{first.id}") if body else None
+            with as_the_desk(tx):
+                await place_ticket(tx, ticket, guild_id=guild.id, mode=DiscordMode.FORUM, channel_id=post.id,
+                                   parent_id=forum.id, user_id=user.id, dm_channel_id=dm.id,
+                                   welcome_message_id=starter.id)
+                if message is not None:
+                    await link_message(tx, message.id, channel_id=dm.id, discord_message_id=first.id, kind="origin")
+                    await link_message(tx, message.id, channel_id=post.id, discord_message_id=starter.id,
+                                       kind="copy")
+            opened = (ticket.id, ticket.number, ticket.title)
+    except BaseException as exc:
+        try:
+            await post.delete()
+        except discord.HTTPException:
+            log.warning("the post of a ticket that failed to open could not be deleted", extra={"post_id": post.id})
+        if isinstance(exc, DomainError):
+            await dm.send(CANNOT_OPEN.format(reason=exc.message))
+            return
+        raise
+    ticket_id, real_number, real_title = opened
+    try:
+        if real_number != number:  # another ticket took the rehearsed number meanwhile
+            await post.edit(name=forum_post_name(number=real_number, title=real_title))
+        if anonymous:
+            await starter.edit(embeds=starter_embeds(server.workspace_id, ticket_id, True, user, forum_type.name,
+                                                     body))
+    except discord.HTTPException as exc:
+        log.warning("a DM ticket's post could not be completed", extra={"ticket_id": ticket_id, "code": exc.code})
+    await dm.send(MESSAGE_SENT)
+
+
+async def start_dm_intake(bot: FrontdeskBot, user: discord.abc.User, *, guild_id: int, type_id: int | None) -> None:
+    """Continue opening a ticket of ``guild_id`` in the user's DMs (a panel's forum-mode type):
+    with ``type_id`` the user is asked for their first message and the post is created when it
+    arrives; without, they pick the type first. Raises ``discord.Forbidden`` when the user's DMs
+    are closed (the caller says so)."""
+    if await read_open_ticket(bot, user.id) is not None:
+        await user.send(ALREADY_OPEN)
+        return
+    found = await candidates(bot, user.id, guild_id=guild_id)
+    guild = bot.get_guild(guild_id)
+    if not found:
+        await user.send(NOT_SET_UP.format(guild=guild.name if guild else "this server"))
+        return
+    candidate = found[0]
+    if candidate.server.settings.blacklisted(user.id, [r.id for r in candidate.member.roles if not r.is_default()]):
+        await user.send(BLACKLISTED.format(guild=candidate.guild.name))
+        return
+    dm = user.dm_channel or await user.create_dm()
+    forum_type = candidate.server.type_named(type_id) if type_id is not None else None
+    if forum_type is not None:
+        await type_chosen(bot, dm, candidate, forum_type, first=None)
+        return
+    await offer_types(bot, dm, candidate, first=None)
+
+
+async def _find_candidate(bot: FrontdeskBot, user_id: int, guild_id: int) -> Candidate | None:
+    found = await candidates(bot, user_id, guild_id=guild_id)
+    return found[0] if found else None
+
+
+async def _server_and_type_found(bot: FrontdeskBot, guild_id: int, type_id: int | None, user_id: int
+                                 ) -> tuple[Candidate | None, ForumType | None]:
+    candidate = await _find_candidate(bot, user_id, guild_id)
+    if candidate is None or type_id is None:
+        return candidate, None
+    return candidate, candidate.server.type_named(type_id)
+
+
+async def first_message_of(interaction: discord.Interaction) -> discord.Message | None:
+    """The user's first DM, which the picker message replies to (read again after a restart)."""
+    message = interaction.message
+    ref = message.reference if message is not None else None
+    if ref is None or ref.message_id is None:
+        return None
+    if isinstance(ref.resolved, discord.Message):
+        return ref.resolved
+    channel = interaction.channel
+    if channel is None or not hasattr(channel, "fetch_message"):
+        return None
+    try:
+        return await channel.fetch_message(ref.message_id)  # type: ignore[union-attr]
+    except discord.HTTPException:
+        return None
+
+
+async def server_picked(bot: FrontdeskBot, interaction: discord.Interaction, guild_id: int) -> None:
+    """The server select: on to the type (or straight to the ticket when there is one type)."""
+    candidate = await _find_candidate(bot, interaction.user.id, guild_id)
+    if candidate is None:
+        await interaction.response.edit_message(content=NO_SERVER, view=None)
+        return
+    first = await first_message_of(interaction)
+    await offer_types(bot, _dm_of(interaction), candidate, first=first, interaction=interaction)
+
+
+async def type_picked(bot: FrontdeskBot, interaction: discord.Interaction, guild_id: int, type_id: int) -> None:
+    """The type select: open the ticket with the first message (or ask for it)."""
+    candidate, forum_type = await _server_and_type_found(bot, guild_id, type_id, interaction.user.id)
+    if candidate is None or forum_type is None:
+        await interaction.response.edit_message(content=NO_SERVER, view=None)
+        return
+    await interaction.response.edit_message(content=f"Writing to **{candidate.guild.name}** ({forum_type.name}).",
+                                            view=None)
+    first = await first_message_of(interaction)
+    await type_chosen(bot, _dm_of(interaction), candidate, forum_type, first=first)
+
+
+def _dm_of(interaction: discord.Interaction) -> discord.abc.Messageable:
+    channel = interaction.channel
+    if channel is not None and hasattr(channel, "send"):
+        return channel  # type: ignore[return-value]
+    return interaction.user
