@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import discord
 from sqlalchemy import func, select
 
 from frontdesk.actions import members as m
@@ -42,6 +43,8 @@ def server(name: str, *, members: list[dict[str, Any]] = (), tags: tuple[str, ..
            roles: list[dict[str, Any]] = ()) -> Server:  # type: ignore[assignment]
     staff = payloads.user(username=f"sam-{name.lower()}", global_name=f"Sam of {name}")
     guild = payloads.guild(name=name)
+    # Members without roles may read and write, nothing more (no Manage Channels: not staff).
+    guild["roles"][0]["permissions"] = str((discord.Permissions.text() | discord.Permissions(view_channel=True)).value)
     role = payloads.role(guild["id"], name="Support")
     forum = payloads.forum_channel(guild["id"], name="tickets", tags=list(tags))
     guild["roles"] += [role, *roles]
@@ -169,6 +172,7 @@ async def open_by_dm(harness: DiscordHarness, desk: Desk, *, settings: dict[str,
     s = server("Acme", members=[payloads.member(user)])
     await connect(harness, desk, [s], settings=settings)
     channel = payloads.dm_channel(user)
+    harness.stand_in.channels[channel["id"]] = channel  # Discord knows the DM channel
     dm(harness, user, text, channel_id=channel["id"])
     await harness.drain()
     [row] = await placed(desk)
