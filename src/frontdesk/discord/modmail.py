@@ -15,7 +15,9 @@ loses nothing: staff are told, and the message has no ``copy`` link (it was not 
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -140,6 +142,15 @@ class Relay:
 
     webhooks: dict[int, discord.Webhook] = field(default_factory=dict)  # by forum channel id
     pending: dict[int, PendingIntake] = field(default_factory=dict)  # by user id
+    # One lock per channel being relayed, so its messages are stored (and copied) in the order
+    # Discord delivered them; a lock lives only while someone holds or waits for it.
+    _channels: weakref.WeakValueDictionary[int, asyncio.Lock] = field(default_factory=weakref.WeakValueDictionary)
+
+    def in_order(self, channel_id: int) -> asyncio.Lock:
+        lock = self._channels.get(channel_id)
+        if lock is None:
+            lock = self._channels[channel_id] = asyncio.Lock()
+        return lock
 
 
 def relay_of(bot: FrontdeskBot) -> Relay:
@@ -168,18 +179,19 @@ async def read_open_ticket(bot: FrontdeskBot, user_id: int) -> TicketPlace | Non
 
 async def take_message(bot: FrontdeskBot, message: discord.Message) -> bool:
     """The relay's message handler: every DM, and messages in tickets' places."""
-    if message.guild is None:
-        if not taken_in(message):
-            return False
-        await from_dm(bot, message)
-        return True
-    place = await read_place(bot, message.channel.id)
-    if place is None:
+    if message.guild is None and not taken_in(message):
         return False
-    if taken_in(message) and place.is_open:
-        # A closed ticket's place is being archived or deleted: what is written there now is not kept.
-        await from_ticket_place(bot, message, place)
-    return True
+    async with relay_of(bot).in_order(message.channel.id):
+        if message.guild is None:
+            await from_dm(bot, message)
+            return True
+        place = await read_place(bot, message.channel.id)
+        if place is None:
+            return False
+        if taken_in(message) and place.is_open:
+            # A closed ticket's place is being archived or deleted: what is written there now is not kept.
+            await from_ticket_place(bot, message, place)
+        return True
 
 
 @dataclass(frozen=True)
@@ -470,6 +482,9 @@ async def rehearse(bot: FrontdeskBot, workspace_id: int, member: discord.Member,
     ticket limit, business hours) come before a post exists; the number names the post."""
     try:
         async with bot.acting(workspace_id, member) as tx:
+            # The number is taken inside this transaction (and so given back by its rollback);
+            # on PostgreSQL it would otherwise come from a counter of its own and leave a gap.
+            tx.workspace_written = True
             ticket = await open_ticket(tx, type_id=type_id, title=title, anonymous=anonymous,
                                        channel=ConversationChannel.DISCORD_FORUM)
             raise _Rehearsed(ticket.number)
