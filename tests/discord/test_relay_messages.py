@@ -335,3 +335,17 @@ async def test_send_by_a_member_who_is_not_staff_is_refused(desk: Desk, harness:
     assert (await counts(desk))[2] == before[2]
     async with desk.db.reading() as session:
         assert (await session.scalar(select(Ticket.status))) == "open"
+
+
+async def test_a_users_reply_to_a_staff_dm_is_a_reply_in_the_post(desk: Desk, harness: DiscordHarness) -> None:
+    opened = await open_by_dm(harness, desk)
+    answer = in_post(harness, opened.server, opened.post_id, "Which invoice?")
+    await harness.drain()
+    [forwarded] = [k for k, v in harness.stand_in.messages.items() if v["channel_id"] == opened.dm_channel["id"]
+                   and v["embeds"] and v["embeds"][0].get("description") == "Which invoice?"]
+
+    dm(harness, opened.user, "The March one", channel_id=opened.dm_channel["id"], reference=forwarded)
+    await harness.drain()
+
+    [copy] = dm_posts(harness.stand_in, opened.post_id)
+    assert str(copy.json["message_reference"]["message_id"]) == answer["id"]

@@ -97,12 +97,12 @@ async def send_outside(bot: FrontdeskBot, interaction: discord.Interaction, user
                        text: str) -> str:
     """A plain DM from staff to ``user``, outside any ticket."""
     assert interaction.guild is not None
-    if not isinstance(user, discord.User | discord.Member):  # an option Discord did not resolve
-        user = await bot.fetch_user(user.id)
     workspace_id = await bot.workspace_id_of(interaction.guild.id, interaction.guild)
     assert workspace_id is not None
     async with bot.acting(workspace_id, interaction.user) as tx:
         require_staff(tx.actor, "send direct messages through the bot")
+    if not isinstance(user, discord.User | discord.Member):  # an option Discord did not resolve
+        user = await bot.fetch_user(user.id)
     try:
         await user.send(embed=staff_embed(text, author=interaction.user, anonymous=False,
                                           guild_name=interaction.guild.name))
