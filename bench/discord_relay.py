@@ -36,14 +36,15 @@ from sqlalchemy import func, select
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from tests.discord.harness import DiscordStandIn, HarnessFactory, Recorded, payloads, point_discord_at  # noqa: E402
+from tests.discord.modmail_support import connect, server  # noqa: E402
+
 from frontdesk.actions.base import Desk  # noqa: E402
 from frontdesk.clock import SystemClock  # noqa: E402
 from frontdesk.db.migrate import upgrade  # noqa: E402
 from frontdesk.db.models import DiscordTicket, Message  # noqa: E402
 from frontdesk.db.session import Database  # noqa: E402
 from frontdesk.discord.bot import build_bot  # noqa: E402
-from tests.discord.harness import DiscordStandIn, HarnessFactory, Recorded, payloads, point_discord_at  # noqa: E402
-from tests.discord.modmail_support import connect, server  # noqa: E402
 
 PG_ADMIN = os.environ.get("FRONTDESK_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 TARGET_P99_MS = 50.0
@@ -118,8 +119,8 @@ async def run_one(kind: str, args: argparse.Namespace, folder: Path) -> dict[str
                 text = f"bench message {i}"
                 fed[text] = time.perf_counter()
                 harness.feed("MESSAGE_CREATE", payloads.message(dm_channel["id"], user, text))
-            deadline = time.perf_counter() + 60
-            while len(arrived) < args.messages and time.perf_counter() < deadline:
+            deadline = time.perf_counter() + args.wait
+            while len(arrived) < args.messages and time.perf_counter() < deadline:  # noqa: ASYNC110
                 await asyncio.sleep(0.01)
             latencies = [(arrived[t] - fed[t]) * 1000 for t in fed if t in arrived]
             elapsed = (max(arrived.values()) - started) if arrived else float("nan")
@@ -143,8 +144,12 @@ def main() -> None:
     parser.add_argument("--database", choices=["sqlite", "postgresql", "both"], default="sqlite")
     parser.add_argument("--messages", type=int, default=2000)
     parser.add_argument("--rate", type=float, default=TARGET_RATE, help="DMs fed per second")
+    parser.add_argument("--wait", type=float, default=120.0,
+                        help="seconds to wait after the last feed for the copies still queued")
     args = parser.parse_args()
     logging.getLogger("discord").setLevel(logging.WARNING)
+    # Copies still queued when --wait runs out are cancelled at the end; that is not news.
+    logging.getLogger("sqlalchemy.pool").setLevel(logging.CRITICAL)
     kinds = ["sqlite", "postgresql"] if args.database == "both" else [args.database]
     print(f"discord relay: {args.messages} customer DMs at {args.rate:.0f}/s into one open modmail ticket; "
           "latency = DM fed through the gateway parser -> message stored -> copy POSTed to the forum post "
