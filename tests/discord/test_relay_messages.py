@@ -12,7 +12,7 @@ from frontdesk.actions.discord import place_ticket
 from frontdesk.actions.lifecycle import close_ticket
 from frontdesk.actions.tickets import open_ticket
 from frontdesk.db.models import Ticket
-from frontdesk.discord.relay import NEEDS_USER
+from frontdesk.discord.send import NEEDS_USER
 from frontdesk.domain.discord import STAFF_ANONYMOUS_NAME
 from tests.discord.harness import CANNOT_DM, DiscordHarness, payloads
 from tests.discord.modmail_support import (

@@ -12,8 +12,8 @@ from discord.ext import commands
 
 from frontdesk.discord import modmail
 from frontdesk.discord.bot import RELAY
-from frontdesk.discord.relay import send_command
 from frontdesk.discord.replies import reporting, say
+from frontdesk.discord.send import send_command
 from frontdesk.domain.discord import DM_PICK_SERVER, DM_PICK_TYPE, clip
 
 if TYPE_CHECKING:
