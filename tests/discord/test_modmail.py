@@ -43,7 +43,8 @@ async def test_a_dm_with_one_shared_server_opens_a_forum_post_and_says_message_s
     [created] = harness.stand_in.seen("POST", f"/channels/{s.forum['id']}/threads")
     assert created.json["name"].endswith("My invoice is wrong")
     starter = created.json["message"]
-    assert "It says 40 instead of 20" in starter["embeds"][1]["description"]
+    assert starter["content"] == "My invoice is wrong\nIt says 40 instead of 20"
+    assert f"<@{user['id']}>" in str(starter["embeds"][0])
     tag_ids = {t["name"]: t["id"] for t in s.forum["available_tags"]}
     assert sorted(created.json["applied_tags"]) == sorted([tag_ids["Open"], tag_ids["Unanswered"]])
     assert texts(dm_posts(harness.stand_in, channel["id"])) == [MESSAGE_SENT]

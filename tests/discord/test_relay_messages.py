@@ -12,7 +12,7 @@ from frontdesk.actions.discord import place_ticket
 from frontdesk.actions.lifecycle import close_ticket
 from frontdesk.actions.tickets import open_ticket
 from frontdesk.db.models import Ticket
-from frontdesk.discord.send import NEEDS_USER
+from frontdesk.discord.send import NEEDS_USER, NOT_THE_OPENER
 from frontdesk.domain.discord import STAFF_ANONYMOUS_NAME
 from tests.discord.harness import CANNOT_DM, DiscordHarness, payloads
 from tests.discord.modmail_support import (
@@ -349,3 +349,50 @@ async def test_a_users_reply_to_a_staff_dm_is_a_reply_in_the_post(desk: Desk, ha
 
     [copy] = dm_posts(harness.stand_in, opened.post_id)
     assert str(copy.json["message_reference"]["message_id"]) == answer["id"]
+
+
+async def test_system_messages_and_messages_outside_tickets_are_not_taken_in(desk: Desk,
+                                                                            harness: DiscordHarness) -> None:
+    opened = await open_by_dm(harness, desk)
+    general = payloads.text_channel(opened.server.id, name="general")
+    before = await counts(desk)
+
+    in_post(harness, opened.server, opened.post_id, "", type=6)  # "pinned a message"
+    in_post(harness, opened.server, general["id"], "just chatting")
+    await harness.drain()
+
+    assert await counts(desk) == before
+    assert len(dm_posts(harness.stand_in, opened.dm_channel["id"])) == 1
+
+
+async def test_a_second_send_reuses_the_relay_webhook(desk: Desk, harness: DiscordHarness) -> None:
+    opened = await open_by_dm(harness, desk)
+
+    _send(harness, opened, message="First")
+    await harness.drain()
+    _send(harness, opened, message="Second")
+    await harness.drain()
+
+    assert len(harness.stand_in.seen("POST", f"/channels/{opened.server.forum['id']}/webhooks")) == 1
+    shown = harness.stand_in.seen("POST", r"/webhooks/\d+/wtoken-\d+")
+    assert [r.json["content"] for r in shown] == ["First", "Second"]
+
+
+async def test_send_in_a_ticket_to_another_user_is_refused(desk: Desk, harness: DiscordHarness) -> None:
+    opened = await open_by_dm(harness, desk)
+    other = payloads.user(username="someone-else")
+    before = await counts(desk)
+
+    data = payloads.slash_command("send", application_id=harness.stand_in.application_id, guild_id=opened.server.id,
+                                  channel=payloads.thread(opened.server.id, opened.server.forum["id"],
+                                                          id=opened.post_id),
+                                  member=opened.server.staff_member(),
+                                  options=[{"name": "user", "type": 6, "value": other["id"]},
+                                           {"name": "message", "type": 3, "value": "Hi"}])
+    data["data"]["resolved"] = {"users": {other["id"]: other}}
+    harness.feed("INTERACTION_CREATE", data)
+    await harness.drain()
+
+    assert _answers(harness, data) == [NOT_THE_OPENER]
+    assert await counts(desk) == before
+    assert len(dm_posts(harness.stand_in, opened.dm_channel["id"])) == 1

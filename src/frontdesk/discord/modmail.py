@@ -18,7 +18,6 @@ from frontdesk.actions.messages import post_message
 from frontdesk.actions.tickets import open_ticket
 from frontdesk.discord.relay import (
     CANNOT_OPEN,
-    EMBED_TEXT_MAX,
     USER_COLOUR,
     PendingIntake,
     as_the_desk,
@@ -29,9 +28,9 @@ from frontdesk.discord.relay import (
     relay_dm,
     relay_of,
     taken_in,
-    user_embed,
 )
 from frontdesk.domain.discord import (
+    MESSAGE_MAX,
     TAG_OPEN,
     TAG_UNANSWERED,
     anonymous_identity,
@@ -218,24 +217,23 @@ def _tags(forum: discord.ForumChannel) -> list[discord.ForumTag]:
     return [tag for tag in forum.available_tags if tag.name.lower() in wanted]
 
 
-def starter_embeds(workspace_id: int, ticket_id: int | None, anonymous: bool, user: discord.abc.User,
-                   type_name: str, body: str) -> list[discord.Embed]:
-    """The post's first message: who wrote (the anonymous identity once the ticket exists) and
-    their first message."""
+def starter_embed(workspace_id: int, ticket_id: int | None, anonymous: bool, user: discord.abc.User,
+                  type_name: str) -> discord.Embed:
+    """The embed of the post's first message: who wrote (for an anonymous ticket the generated
+    identity, once the ticket exists). The first message itself is the message's text, which
+    stays when the mirror replaces this embed with the ticket's card."""
     about = discord.Embed(title=clip(f"New ticket: {type_name}", 256), colour=USER_COLOUR)
     if anonymous:
         if ticket_id is not None:
             identity = anonymous_identity(workspace_id, ticket_id)
+            about.set_author(name=identity.nickname, icon_url=identity.avatar_url)
             about.add_field(name="User", value=f"{identity.nickname} (anonymous ticket)")
-            about.set_thumbnail(url=identity.avatar_url)
         else:
             about.add_field(name="User", value="anonymous ticket")
     else:
+        about.set_author(name=getattr(user, "display_name", None) or user.name, icon_url=user.display_avatar.url)
         about.add_field(name="User", value=f"<@{user.id}> ({user.name}, {user.id})")
-        about.set_thumbnail(url=user.display_avatar.url)
-    message = user_embed(workspace_id, ticket_id or 0, anonymous, user, body) if not anonymous or ticket_id else \
-        discord.Embed(description=clip(body, EMBED_TEXT_MAX), colour=USER_COLOUR)
-    return [about, message]
+    return about
 
 
 async def open_from_dm(bot: FrontdeskBot, user: discord.abc.User, candidate: Candidate, forum_type: ForumType,
@@ -273,7 +271,8 @@ async def open_from_dm(bot: FrontdeskBot, user: discord.abc.User, candidate: Can
     try:
         created = await forum.create_thread(
             name=forum_post_name(number=number, title=post_title),
-            embeds=starter_embeds(server.workspace_id, None, anonymous, user, forum_type.name, body),
+            content=clip(body, MESSAGE_MAX) if body else None,
+            embed=starter_embed(server.workspace_id, None, anonymous, user, forum_type.name),
             applied_tags=_tags(forum), allowed_mentions=discord.AllowedMentions.none())
     except discord.HTTPException as exc:
         log.warning("a DM ticket's forum post could not be created", extra={"status": exc.status, "code": exc.code})
@@ -308,8 +307,7 @@ async def open_from_dm(bot: FrontdeskBot, user: discord.abc.User, candidate: Can
         if real_number != number:  # another ticket took the rehearsed number meanwhile
             await post.edit(name=forum_post_name(number=real_number, title=real_title))
         if anonymous:
-            await starter.edit(embeds=starter_embeds(server.workspace_id, ticket_id, True, user, forum_type.name,
-                                                     body))
+            await starter.edit(embed=starter_embed(server.workspace_id, ticket_id, True, user, forum_type.name))
     except discord.HTTPException as exc:
         log.warning("a DM ticket's post could not be completed", extra={"ticket_id": ticket_id, "code": exc.code})
     await dm.send(MESSAGE_SENT)
