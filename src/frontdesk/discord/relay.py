@@ -146,7 +146,7 @@ async def read_open_ticket(bot: FrontdeskBot, user_id: int) -> TicketPlace | Non
         return await open_modmail_ticket(tx, user_id)
 
 
-# --- staff to user --------------------------------------------------------------------------------------------------
+# --- storing, forwarding, copying ---------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class Stored:
