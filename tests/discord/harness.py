@@ -669,6 +669,22 @@ def _channel_webhooks(s: DiscordStandIn, r: Recorded, m: re.Match[str]) -> tuple
     return 200, []
 
 
+# --- modmail ---
+
+
+def _get_message(s: DiscordStandIn, r: Recorded, m: re.Match[str]) -> tuple[int, Any]:
+    """A message the stand-in made or a test put in ``stand_in.messages`` (a user's DM, say)."""
+    message = s.messages.get(m.group("message"))
+    if message is None or message["channel_id"] != m.group("channel"):
+        return 404, discord_error(10008, "Unknown Message")
+    return 200, message
+
+
+def _unknown_member(s: DiscordStandIn, r: Recorded, m: re.Match[str]) -> tuple[int, Any]:
+    """Members are not kept: script the route to answer one (``stand_in.script("GET", ...)``)."""
+    return 404, discord_error(10007, "Unknown Member")
+
+
 _S = r"(?P<%s>\d+)"
 _ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
     (method, re.compile(path.replace("{guild}", _S % "guild").replace("{channel}", _S % "channel")
@@ -707,6 +723,9 @@ _ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
         ("PATCH", "/webhooks/{app}/{token}/messages/@original", _edit_original),
         ("POST", "/users/@me/channels", _open_dm),
         ("GET", "/channels/{channel}/webhooks", _channel_webhooks),
+        # --- modmail ---
+        ("GET", "/channels/{channel}/messages/{message}", _get_message),
+        ("GET", "/guilds/{guild}/members/{user}", _unknown_member),
     ]
 ]
 

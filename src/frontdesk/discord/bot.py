@@ -28,7 +28,7 @@ discord.VoiceClient.warn_dave = False
 
 BOT_ACTOR = "discord bot"
 COGS = ("frontdesk.discord.cogs.tickets", "frontdesk.discord.cogs.close_requests", "frontdesk.discord.cogs.macros",
-        "frontdesk.discord.cogs.panels", "frontdesk.discord.cogs.feedback")
+        "frontdesk.discord.cogs.panels", "frontdesk.discord.cogs.feedback", "frontdesk.discord.cogs.modmail")
 
 # ``async def handler(message) -> bool``: True when it took the message (later ones are skipped).
 MessageHandler = Callable[[discord.Message], Awaitable[bool]]
