@@ -164,7 +164,9 @@ async def test_an_anonymous_ticket_shows_staff_a_generated_name_and_never_the_us
     dm(harness, opened.user, "Still there?", channel_id=opened.dm_channel["id"])
     await harness.drain()
 
-    identity = anonymous_identity(opened.server.workspace_id, opened.ticket_id)
+    async with desk.db.reading() as session:
+        opener_id = (await session.get(Ticket, opened.ticket_id)).opener_id  # type: ignore[union-attr]
+    identity = anonymous_identity(opened.ticket_id, opener_id)
     posted = [r for r in harness.stand_in.requests if opened.post_id in r.path or opened.server.forum["id"] in r.path]
     [edited] = harness.stand_in.seen("PATCH", f"/channels/{opened.post_id}/messages/{opened.post_id}")
     assert identity.nickname in str(edited.json)

@@ -106,11 +106,14 @@ def test_forum_tags_follow_status_and_who_spoke_last() -> None:
                       last_staff_message_at=later)[0] == TAG_CLOSED
 
 
-def test_anonymous_identity_is_stable_per_ticket_and_differs_between_tickets() -> None:
-    first = anonymous_identity(1, 10)
-    assert first == anonymous_identity(1, 10)
-    names = {anonymous_identity(1, n).nickname for n in range(50)}
-    assert len(names) > 40
+def test_anonymous_identity_is_the_api_nickname_stable_per_ticket_and_differs_between_tickets() -> None:
+    from frontdesk.domain.tickets import anonymous_nickname
+
+    first = anonymous_identity(10, 3)
+    assert first == anonymous_identity(10, 3)
+    assert first.nickname == anonymous_nickname(10, 3)  # the name the API and transcripts show
+    names = {anonymous_identity(n, 3).nickname for n in range(1, 50)}
+    assert len(names) > 20
     assert first.avatar_url.startswith("https://cdn.discordapp.com/embed/avatars/")
 
 

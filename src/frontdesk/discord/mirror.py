@@ -594,7 +594,7 @@ def author_label(state: q.TicketPlace, message: Any, author: Any) -> str | None:
     if message.author_kind in ("bot", "system") or author is None:
         return None
     if message.anonymous and message.author_kind == "customer":
-        return anonymous_identity(state.ticket.workspace_id, state.ticket.id).nickname
+        return anonymous_identity(state.ticket.id, state.ticket.opener_id).nickname
     if message.anonymous or (message.author_kind == "staff" and state.settings.anonymous_replies):
         return STAFF_ANONYMOUS_NAME
     return str(author.display_name)

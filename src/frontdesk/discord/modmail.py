@@ -217,7 +217,7 @@ def _tags(forum: discord.ForumChannel) -> list[discord.ForumTag]:
     return [tag for tag in forum.available_tags if tag.name.lower() in wanted]
 
 
-def starter_embed(workspace_id: int, ticket_id: int | None, anonymous: bool, user: discord.abc.User,
+def starter_embed(opener_id: int | None, ticket_id: int | None, anonymous: bool, user: discord.abc.User,
                   type_name: str) -> discord.Embed:
     """The embed of the post's first message: who wrote (for an anonymous ticket the generated
     identity, once the ticket exists). The first message itself is the message's text, which
@@ -225,7 +225,7 @@ def starter_embed(workspace_id: int, ticket_id: int | None, anonymous: bool, use
     about = discord.Embed(title=clip(f"New ticket: {type_name}", 256), colour=USER_COLOUR)
     if anonymous:
         if ticket_id is not None:
-            identity = anonymous_identity(workspace_id, ticket_id)
+            identity = anonymous_identity(ticket_id, opener_id)
             about.set_author(name=identity.nickname, icon_url=identity.avatar_url)
             about.add_field(name="User", value=f"{identity.nickname} (anonymous ticket)")
         else:
@@ -272,7 +272,7 @@ async def open_from_dm(bot: FrontdeskBot, user: discord.abc.User, candidate: Can
         created = await forum.create_thread(
             name=forum_post_name(number=number, title=post_title),
             content=clip(body, MESSAGE_MAX) if body else None,
-            embed=starter_embed(server.workspace_id, None, anonymous, user, forum_type.name),
+            embed=starter_embed(None, None, anonymous, user, forum_type.name),
             applied_tags=_tags(forum), allowed_mentions=discord.AllowedMentions.none())
     except discord.HTTPException as exc:
         log.warning("a DM ticket's forum post could not be created", extra={"status": exc.status, "code": exc.code})
@@ -292,7 +292,7 @@ async def open_from_dm(bot: FrontdeskBot, user: discord.abc.User, candidate: Can
                     await link_message(tx, message.id, channel_id=dm.id, discord_message_id=first.id, kind="origin")
                     await link_message(tx, message.id, channel_id=post.id, discord_message_id=starter.id,
                                        kind="copy")
-            opened = (ticket.id, ticket.number, ticket.title)
+            opened = (ticket.id, ticket.number, ticket.title, ticket.opener_id)
     except BaseException as exc:
         try:
             await post.delete()
@@ -302,12 +302,12 @@ async def open_from_dm(bot: FrontdeskBot, user: discord.abc.User, candidate: Can
             await dm.send(CANNOT_OPEN.format(reason=exc.message))
             return
         raise
-    ticket_id, real_number, real_title = opened
+    ticket_id, real_number, real_title, opener_id = opened
     try:
         if real_number != number:  # another ticket took the rehearsed number meanwhile
             await post.edit(name=forum_post_name(number=real_number, title=real_title))
         if anonymous:
-            await starter.edit(embed=starter_embed(server.workspace_id, ticket_id, True, user, forum_type.name))
+            await starter.edit(embed=starter_embed(opener_id, ticket_id, True, user, forum_type.name))
     except discord.HTTPException as exc:
         log.warning("a DM ticket's post could not be completed", extra={"ticket_id": ticket_id, "code": exc.code})
     await dm.send(MESSAGE_SENT)

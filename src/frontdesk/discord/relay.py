@@ -278,13 +278,13 @@ async def deliver(bot: FrontdeskBot, place: TicketPlace, body: str, *, author: d
 
 # --- the user's side --------------------------------------------------------------------------------------------
 
-def user_embed(place_workspace_id: int, ticket_id: int, anonymous: bool, author: discord.abc.User,
+def user_embed(opener_id: int | None, ticket_id: int, anonymous: bool, author: discord.abc.User,
                body: str) -> discord.Embed:
     """The user's message as staff see it in the post: their name and avatar, or for an
     anonymous ticket the generated nickname and avatar, never their name or id."""
     embed = discord.Embed(description=clip(body, EMBED_TEXT_MAX), colour=USER_COLOUR)
     if anonymous:
-        identity = anonymous_identity(place_workspace_id, ticket_id)
+        identity = anonymous_identity(ticket_id, opener_id)
         embed.set_author(name=identity.nickname, icon_url=identity.avatar_url)
     else:
         embed.set_author(name=getattr(author, "display_name", None) or author.name,
@@ -306,7 +306,7 @@ async def relay_dm(bot: FrontdeskBot, message: discord.Message, place: TicketPla
         await message.channel.send(CANNOT_OPEN.format(reason=exc.message))
         return
     post = bot.get_partial_messageable(int(place.channel_id), guild_id=int(place.guild_id))
-    kwargs: dict[str, object] = {"embed": user_embed(place.workspace_id, place.ticket_id, place.anonymous,
+    kwargs: dict[str, object] = {"embed": user_embed(place.opener_id, place.ticket_id, place.anonymous,
                                                      message.author, body)}
     reference = _reference(post.id, stored.reply_reference)
     if reference is not None:

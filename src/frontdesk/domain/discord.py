@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from frontdesk.domain.errors import ValidationFailed
-from frontdesk.domain.tickets import channel_name_for
+from frontdesk.domain.tickets import anonymous_nickname, channel_name_for
 
 _SNOWFLAKE = re.compile(r"^\d{15,21}$")
 
@@ -272,12 +272,6 @@ def forum_tags(*, status: str, close_requested: bool, last_customer_message_at: 
 
 # --- anonymous identities -------------------------------------------------------------------------------------
 
-_ADJECTIVES = ("Amber", "Brisk", "Calm", "Dapper", "Eager", "Fuzzy", "Gentle", "Hazel", "Ivory", "Jolly", "Keen",
-               "Lucky", "Mellow", "Nimble", "Olive", "Plucky", "Quiet", "Rusty", "Sunny", "Tidy", "Umber",
-               "Velvet", "Witty", "Young", "Zesty")
-_ANIMALS = ("Otter", "Badger", "Heron", "Lynx", "Marten", "Newt", "Owl", "Panda", "Quail", "Raven", "Seal",
-            "Tapir", "Urchin", "Vole", "Walrus", "Yak", "Zebra", "Finch", "Gecko", "Ibis", "Koala", "Lemur",
-            "Moose", "Puffin", "Stoat")
 # Discord's own default avatars (``https://cdn.discordapp.com/embed/avatars/N.png``, N from 0 to 5).
 DEFAULT_AVATAR = "https://cdn.discordapp.com/embed/avatars/{n}.png"
 
@@ -288,12 +282,13 @@ class AnonymousIdentity:
     avatar_url: str
 
 
-def anonymous_identity(workspace_id: int, ticket_id: int) -> AnonymousIdentity:
-    """The name and avatar staff see instead of an anonymous ticket's opener: stable for the
-    ticket, different between tickets, and telling nothing about the user."""
-    digest = hashlib.sha256(f"frontdesk-anon:{workspace_id}:{ticket_id}".encode()).digest()
-    name = f"{_ADJECTIVES[digest[0] % len(_ADJECTIVES)]} {_ANIMALS[digest[1] % len(_ANIMALS)]} {digest[2] % 100:02d}"
-    return AnonymousIdentity(nickname=name, avatar_url=DEFAULT_AVATAR.format(n=digest[3] % 6))
+def anonymous_identity(ticket_id: int, opener_id: int | None) -> AnonymousIdentity:
+    """The name and avatar staff see instead of an anonymous ticket's opener: the nickname the
+    API and transcripts show for them (``domain.tickets.anonymous_nickname``), and one of
+    Discord's default avatars picked the same stable way. Tells nothing about the user."""
+    digest = hashlib.sha256(f"frontdesk-anon:{ticket_id}:{opener_id}".encode()).digest()
+    return AnonymousIdentity(nickname=anonymous_nickname(ticket_id, opener_id or 0),
+                             avatar_url=DEFAULT_AVATAR.format(n=digest[0] % 6))
 
 
 STAFF_ANONYMOUS_NAME = "Staff"

@@ -64,7 +64,7 @@ async def ticket_card(tx: Tx, ticket: Ticket) -> TicketCard:
     if ticket.type_id is not None:
         type_name = await tx.session.scalar(select(TicketType.name).where(TicketType.id == ticket.type_id))
     if ticket.anonymous:
-        opener = anonymous_identity(ticket.workspace_id, ticket.id).nickname
+        opener = anonymous_identity(ticket.id, ticket.opener_id).nickname
     else:
         opener = _person(people.get(ticket.opener_id)) or "unknown"  # type: ignore[arg-type]
     answers = tuple((str(a.get("label") or a.get("id")), str(a.get("value") or ""))

@@ -26,6 +26,7 @@ class TicketPlace:
     number: int
     status: str
     anonymous: bool
+    opener_id: int | None
     mode: str
     guild_id: str
     channel_id: str
@@ -45,16 +46,17 @@ class TicketPlace:
 
 
 def _places() -> Any:
-    return (select(DiscordTicket, Ticket.number, Ticket.status, Ticket.anonymous, Workspace.settings)
+    return (select(DiscordTicket, Ticket.number, Ticket.status, Ticket.anonymous, Ticket.opener_id, Workspace.settings)
             .join(Ticket, Ticket.id == DiscordTicket.ticket_id)
             .join(Workspace, Workspace.id == DiscordTicket.workspace_id))
 
 
 def _place(row: Any) -> TicketPlace:
-    placed, number, status, anonymous, settings = row
+    placed, number, status, anonymous, opener_id, settings = row
     return TicketPlace(
         workspace_id=placed.workspace_id, ticket_id=placed.ticket_id, number=number, status=status,
-        anonymous=anonymous, mode=placed.mode, guild_id=placed.guild_id, channel_id=placed.channel_id,
+        anonymous=anonymous, opener_id=opener_id, mode=placed.mode, guild_id=placed.guild_id,
+        channel_id=placed.channel_id,
         parent_id=placed.parent_id, user_id=placed.user_id, dm_channel_id=placed.dm_channel_id, state=placed.state,
         settings=DiscordSettings.of(settings))
 
