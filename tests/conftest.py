@@ -27,6 +27,10 @@ from frontdesk.files import FileStore
 
 PG_ADMIN_DSN = os.environ.get("FRONTDESK_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 DATABASES = [d.strip() for d in os.environ.get("FRONTDESK_TEST_DATABASES", "sqlite,postgresql").split(",") if d.strip()]
+if not DATABASES or set(DATABASES) - {"sqlite", "postgresql"}:
+    # An empty or misspelt list would skip every database test and still pass.
+    raise pytest.UsageError("FRONTDESK_TEST_DATABASES is a comma-separated list of sqlite and postgresql, "
+                            f"not {os.environ.get('FRONTDESK_TEST_DATABASES')!r}")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
