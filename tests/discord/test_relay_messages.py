@@ -149,7 +149,7 @@ async def test_send_in_a_post_dms_the_user_and_shows_a_webhook_message_with_the_
     [forward] = dm_posts(harness.stand_in, opened.dm_channel["id"])[1:]
     assert embed_of(forward)["description"] == "Your refund is on its way"
     [hook] = harness.stand_in.seen("POST", f"/channels/{opened.server.forum['id']}/webhooks")
-    assert hook.json["name"] == "frontdesk relay"
+    assert hook.json["name"] == "frontdesk"
     [shown] = harness.stand_in.seen("POST", r"/webhooks/\d+/wtoken-\d+")
     assert shown.query["thread_id"] == opened.post_id and shown.query["wait"] in ("true", "1")
     assert shown.json["username"] == opened.server.staff["global_name"]

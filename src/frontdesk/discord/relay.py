@@ -42,7 +42,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("frontdesk.discord.modmail")
 
-RELAY_WEBHOOK_NAME = "frontdesk relay"
 EMBED_TEXT_MAX = 4096
 USER_COLOUR = 0x5865F2
 STAFF_COLOUR = 0x3BA55C
@@ -111,7 +110,6 @@ class Relay:
     """What the relay keeps in memory: only caches and pending first messages, none of which
     must survive a restart (a user whose pending choice is lost is simply asked again)."""
 
-    webhooks: dict[int, discord.Webhook] = field(default_factory=dict)  # by forum channel id
     pending: dict[int, PendingIntake] = field(default_factory=dict)  # by user id
     # One lock per channel being relayed, so its messages are stored (and copied) in the order
     # Discord delivered them; a lock lives only while someone holds or waits for it.

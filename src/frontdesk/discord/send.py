@@ -10,16 +10,15 @@ from typing import TYPE_CHECKING
 import discord
 
 from frontdesk.discord.relay import (
-    RELAY_WEBHOOK_NAME,
     deliver,
     link_copies,
     read_place,
     recipient,
-    relay_of,
     staff_embed,
     store,
     undelivered,
 )
+from frontdesk.discord.webhooks import own_webhook
 from frontdesk.domain.discord import STAFF_ANONYMOUS_NAME, clip
 from frontdesk.domain.errors import ValidationFailed
 from frontdesk.domain.permissions import require_staff
@@ -40,21 +39,11 @@ EMPTY = "The message is empty."
 
 
 async def relay_webhook(bot: FrontdeskBot, forum_id: int) -> discord.Webhook:
-    """The forum's relay webhook: ours if it exists, else made (then kept for the process)."""
-    relay = relay_of(bot)
-    cached = relay.webhooks.get(forum_id)
-    if cached is not None:
-        return cached
+    """The bot's webhook in the ticket's forum."""
     forum = bot.get_channel(forum_id) or await bot.fetch_channel(forum_id)
     if not isinstance(forum, discord.ForumChannel | discord.TextChannel):
         raise ValidationFailed("the ticket's forum is gone", field="forum_channel_id")
-    own = bot.user.id if bot.user else None
-    hook = next((h for h in await forum.webhooks()
-                 if h.name == RELAY_WEBHOOK_NAME and h.token and h.user is not None and h.user.id == own), None)
-    if hook is None:
-        hook = await forum.create_webhook(name=RELAY_WEBHOOK_NAME, reason="frontdesk shows /send replies with it")
-    relay.webhooks[forum_id] = hook
-    return hook
+    return await own_webhook(bot, forum, reason="frontdesk shows /send replies with it")
 
 
 async def show_in_post(bot: FrontdeskBot, place: TicketPlace, body: str, *, author: discord.abc.User,

@@ -34,6 +34,7 @@ from frontdesk.db.models import Macro
 from frontdesk.discord.bot import BOT_ACTOR, SHORTCODES_FIRST
 from frontdesk.discord.cogs.tickets import AUTOCOMPLETE_MAX, NOT_A_TICKET, Here, ticket_here
 from frontdesk.discord.replies import reporting, say
+from frontdesk.discord.webhooks import forget_webhook, own_webhook
 from frontdesk.domain.discord import DiscordSettings, clip
 from frontdesk.domain.errors import DomainError, NotFound
 from frontdesk.domain.macros import SHORTCUT_MAX
@@ -49,7 +50,6 @@ log = logging.getLogger("frontdesk.discord")
 # ``?name`` alone in a message (spaces around it ignored); ``?name and more`` is a normal message.
 SHORTCODE = re.compile(rf"\?([a-z0-9_-]{{1,{SHORTCUT_MAX}}})", re.IGNORECASE)
 PENDING = "discord:pending"
-WEBHOOK_NAME = "frontdesk"
 WEBHOOK_USERNAME_MAX = 80
 # Macros may mention the opener; never @everyone or roles.
 MACRO_MENTIONS = discord.AllowedMentions(everyone=False, roles=False, users=True, replied_user=False)
@@ -79,7 +79,6 @@ class MacroCommands(commands.Cog):
     def __init__(self, bot: FrontdeskBot) -> None:
         self.bot = bot
         # Channel (or forum) id -> the bot's webhook there, for macros sent as staff.
-        self.webhooks: dict[int, discord.Webhook] = {}
         # One bound method, so that the bot can remove exactly the handler it was given.
         self.shortcode_handler = self.on_shortcode
 
@@ -229,7 +228,7 @@ class MacroCommands(commands.Cog):
             target = channel.parent if isinstance(channel, discord.Thread) else channel
             if isinstance(target, discord.TextChannel | discord.ForumChannel):
                 try:
-                    hook = await self.webhook_for(target)
+                    hook = await own_webhook(self.bot, target, reason="frontdesk: macros sent as staff")
                     extra = {"thread": channel} if isinstance(channel, discord.Thread) else {}
                     return await hook.send(
                         body, username=clip(getattr(as_staff, "display_name", None) or as_staff.name,
@@ -237,26 +236,10 @@ class MacroCommands(commands.Cog):
                         avatar_url=as_staff.display_avatar.url, allowed_mentions=MACRO_MENTIONS, wait=True,
                         **extra)  # type: ignore[arg-type]
                 except discord.HTTPException as exc:
-                    self.webhooks.pop(target.id, None)
+                    forget_webhook(self.bot, target.id)
                     log.warning("posting a macro as staff failed; posting it as the bot",
                                 extra={"status": exc.status, "code": exc.code})
         return await channel.send(body, allowed_mentions=MACRO_MENTIONS)
-
-    async def webhook_for(self, channel: discord.TextChannel | discord.ForumChannel) -> discord.Webhook:
-        """The bot's ``frontdesk`` webhook in ``channel``: remembered, found, or created."""
-        cached = self.webhooks.get(channel.id)
-        if cached is not None:
-            return cached
-        bot_id = self.bot.user.id if self.bot.user is not None else None
-        found = None
-        for hook in await channel.webhooks():
-            if hook.token and hook.name == WEBHOOK_NAME and hook.user is not None and hook.user.id == bot_id:
-                found = hook
-                break
-        if found is None:
-            found = await channel.create_webhook(name=WEBHOOK_NAME, reason="frontdesk: macros sent as staff")
-        self.webhooks[channel.id] = found
-        return found
 
 
 async def setup(bot: FrontdeskBot) -> None:
