@@ -772,6 +772,8 @@ class DiscordTicket(Base):
     differs). A ticket opened elsewhere (API, e-mail) has no row."""
 
     __tablename__ = "discord_tickets"
+    # The DM relay finds a user's open ticket by who they are, on every DM.
+    __table_args__ = (partial_index("ix_discord_tickets_open_user", ["user_id"], "state = 'open'"),)
 
     ticket_id: Mapped[int] = mapped_column(BigId, ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True)
     workspace_id: Mapped[int] = ws_fk()

@@ -68,6 +68,8 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('discord_tickets', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_discord_tickets_workspace_id'), ['workspace_id'], unique=False)
+        batch_op.create_index('ix_discord_tickets_open_user', ['user_id'], unique=False,
+                              sqlite_where=sa.text("state = 'open'"), postgresql_where=sa.text("state = 'open'"))
 
     op.create_table('discord_message_links',
     sa.Column('id', BIG_ID, nullable=False),
@@ -95,6 +97,7 @@ def downgrade() -> None:
 
     op.drop_table('discord_message_links')
     with op.batch_alter_table('discord_tickets', schema=None) as batch_op:
+        batch_op.drop_index('ix_discord_tickets_open_user')
         batch_op.drop_index(batch_op.f('ix_discord_tickets_workspace_id'))
 
     op.drop_table('discord_tickets')
