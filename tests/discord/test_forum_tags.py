@@ -67,3 +67,20 @@ async def test_a_forum_missing_the_tags_gets_them_added(mw: MirrorWorld) -> None
     await mw.deliver()
     [edit] = [r.json for r in mw.stand_in.seen("PATCH", f"/channels/{mw.forum}")]
     assert {t["name"] for t in edit["available_tags"]} >= {"Billing", TAG_OPEN, TAG_CLOSED, TAG_UNANSWERED}
+
+
+async def test_user_messages_that_keep_the_activity_tag_make_no_more_syncs(mw: MirrorWorld, clock) -> None:  # type: ignore[no-untyped-def]
+    placed = await mw.ticket("forum")
+    await mw.run("casey", post_message, placed.number, "Hello?")
+    await mw.deliver()
+    clock.advance(timedelta(minutes=1))
+    await mw.run("sam", post_message, placed.number, "Looking into it")
+    await mw.deliver()
+    syncs_before = len(await mw.outbox("discord.sync"))
+    for n in range(5):
+        clock.advance(timedelta(seconds=10))
+        await mw.run("casey", post_message, placed.number, f"more detail {n}")
+        await mw.deliver()  # the worker keeps up
+    # The first user message turns the tag to User Responded; the others leave it so.
+    assert len(await mw.outbox("discord.sync")) == syncs_before + 1
+    assert _tags(mw, placed.channel_id) == {TAG_OPEN, TAG_USER_RESPONDED}

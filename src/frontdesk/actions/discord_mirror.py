@@ -28,9 +28,9 @@ from sqlalchemy import select
 
 from frontdesk.actions.base import Tx
 from frontdesk.actions.outbox import enqueue
-from frontdesk.db.models import DiscordTicket, Message, Workspace
+from frontdesk.db.models import DiscordTicket, Message, Ticket, Workspace
 from frontdesk.domain import events as ev
-from frontdesk.domain.discord import DiscordSettings
+from frontdesk.domain.discord import DiscordSettings, forum_tags
 from frontdesk.domain.errors import NotPermitted
 
 HOOK_KEY = "discord_mirror"
@@ -93,7 +93,10 @@ async def mirror_to_discord(tx: Tx) -> None:
     if not places:
         return
     posted = await _postable_messages(tx, [e for e in events if e.ticket_id in places])
-    synced: set[int] = set()
+    # A forum post whose only news is messages that leave its activity tag as it is needs no sync.
+    synced: set[int] = {t for t, place in places.items() if place.mode == "forum"
+                        and all(e.type == ev.MESSAGE_CREATED for e in events if e.ticket_id == t)
+                        and await _activity_tag_unchanged(tx, place)}
     token = _transaction_token(tx)
     for event in events:
         place = places.get(event.ticket_id)
@@ -149,6 +152,22 @@ async def _workspace_discord(tx: Tx) -> tuple[str | None, DiscordSettings | None
         found = (row.discord_guild_id, DiscordSettings.of(row.settings))  # type: ignore[assignment]
     tx._discord_mirror_workspace = found  # type: ignore[attr-defined]
     return found
+
+
+async def _activity_tag_unchanged(tx: Tx, place: DiscordTicket) -> bool:
+    """Whether the post already carries the activity tag its ticket calls for (or the forum has
+    no tags to carry), so a burst of messages does not make a Discord edit each."""
+    applied = place.applied or {}
+    if "tags" not in applied or applied.get("last_error"):
+        return False
+    ticket = tx.locked_tickets.get(place.ticket_id) or await tx.session.get(Ticket, place.ticket_id)
+    if ticket is None:
+        return False
+    _, activity = forum_tags(status=ticket.status, close_requested=False,
+                             last_customer_message_at=ticket.last_customer_message_at,
+                             last_staff_message_at=ticket.last_staff_message_at)
+    tags = list(applied["tags"])
+    return not tags or activity in tags
 
 
 def _transaction_token(tx: Tx) -> str:
