@@ -18,7 +18,7 @@ from frontdesk.actions.discord import member_for_discord_user
 from frontdesk.actions.guilds import workspace_for_guild
 from frontdesk.actions.members import actor_for_member
 from frontdesk.domain.permissions import ADMINISTRATOR, MANAGE_CHANNELS, Actor
-from frontdesk.queries.discord import workspace_id_for_guild
+from frontdesk.queries.discord import ticket_by_id, workspace_id_for_guild
 
 log = logging.getLogger("frontdesk.discord")
 # frontdesk never joins voice channels; without this discord.py warns at every start that the
@@ -27,6 +27,7 @@ discord.VoiceClient.warn_nacl = False
 discord.VoiceClient.warn_dave = False
 
 BOT_ACTOR = "discord bot"
+TICKET_GONE = "That ticket no longer exists."
 COGS = ("frontdesk.discord.cogs.tickets", "frontdesk.discord.cogs.close_requests", "frontdesk.discord.cogs.macros",
         "frontdesk.discord.cogs.panels", "frontdesk.discord.cogs.feedback", "frontdesk.discord.cogs.modmail")
 
@@ -149,6 +150,17 @@ class FrontdeskBot(commands.Bot):
         if found is None:
             return await self.ensure_workspace(guild) if guild is not None else None
         self.workspace_ids[guild_id] = found
+        return found
+
+    async def ticket_of_button(self, interaction: discord.Interaction, ticket_id: int) -> tuple[int, int] | None:
+        """(workspace id, number) of the ticket a persistent button names, or None after telling
+        the clicker the ticket is gone."""
+        async with self.desk.read(Actor.system(BOT_ACTOR), 0) as tx:
+            found = await ticket_by_id(tx, ticket_id)
+        if found is None:
+            from frontdesk.discord.replies import say
+
+            await say(interaction, TICKET_GONE)
         return found
 
     @asynccontextmanager

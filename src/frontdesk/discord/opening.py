@@ -20,7 +20,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import discord
-from sqlalchemy import select
 
 from frontdesk.actions.away import away_text
 from frontdesk.actions.base import get_workspace
@@ -403,13 +402,10 @@ async def rename_place(place: discord.TextChannel | discord.Thread, name: str) -
 async def request_human(bot: FrontdeskBot, interaction: discord.Interaction, ticket_id: int) -> None:
     """The welcome message's button: escalate the ticket as the clicker (its opener or staff,
     as ``escalate_ticket`` decides) and say so in the ticket; an escalated ticket is said to be."""
-    async with bot.desk.read(Actor.system(), 0) as tx:
-        row = (await tx.session.execute(select(Ticket.workspace_id, Ticket.number).where(
-            Ticket.id == ticket_id))).first()
-    if row is None:
-        await say(interaction, "This ticket no longer exists.")
+    found = await bot.ticket_of_button(interaction, ticket_id)
+    if found is None:
         return
-    workspace_id, number = row
+    workspace_id, number = found
     escalated = False
     async with reporting(interaction):
         async with bot.acting(workspace_id, interaction.user) as tx:

@@ -19,6 +19,12 @@ async def workspace_id_for_guild(tx: Tx, guild_id: int | str) -> int | None:
     return await tx.session.scalar(select(Workspace.id).where(Workspace.discord_guild_id == str(guild_id)))
 
 
+async def ticket_by_id(tx: Tx, ticket_id: int) -> tuple[int, int] | None:
+    """(workspace id, number) of a ticket: what a button that carries only the ticket's id needs."""
+    row = (await tx.session.execute(select(Ticket.workspace_id, Ticket.number).where(Ticket.id == ticket_id))).first()
+    return (row.workspace_id, row.number) if row is not None else None
+
+
 async def ticket_in_channel(tx: Tx, channel_id: int | str) -> Ticket | None:
     """The ticket whose Discord channel, thread or forum post is ``channel_id``, if any."""
     return await tx.session.scalar(

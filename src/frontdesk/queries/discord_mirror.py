@@ -123,12 +123,6 @@ async def earlier_pending(tx: Tx, kind: str, lane: str, item_id: int) -> bool:
     return found is not None
 
 
-async def ticket_by_id(tx: Tx, ticket_id: int) -> tuple[int, int] | None:
-    """(workspace id, number) of a ticket: what a button that carries only the ticket's id needs."""
-    row = (await tx.session.execute(select(Ticket.workspace_id, Ticket.number).where(Ticket.id == ticket_id))).first()
-    return (row.workspace_id, row.number) if row is not None else None
-
-
 def place_url(place: DiscordTicket) -> str:
     """A jump link to the ticket's channel, thread or post."""
     return f"https://discord.com/channels/{place.guild_id}/{place.channel_id}"

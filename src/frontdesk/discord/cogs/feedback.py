@@ -6,17 +6,17 @@ opener rates and answers)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import discord
 from discord.ext import commands
 
+from frontdesk.actions.base import Tx
 from frontdesk.actions.close_requests import accept_close_request, deny_close_request
 from frontdesk.actions.lifecycle import rate_ticket
-from frontdesk.discord.replies import reporting, say
+from frontdesk.discord.replies import reporting
 from frontdesk.domain.discord import CLOSE_REQUEST_BUTTON, CSAT_BUTTON
-from frontdesk.domain.permissions import Actor
-from frontdesk.queries.discord_mirror import ticket_by_id
 
 if TYPE_CHECKING:
     from frontdesk.discord.bot import FrontdeskBot
@@ -33,7 +33,6 @@ CLOSE_REQUEST_CHOICES = (("accept", "Yes, close it", discord.ButtonStyle.success
                          ("deny", "No, I still need help", discord.ButtonStyle.secondary))
 ACCEPTED_TEXT = "You agreed to close ticket #{number}: it is closed now."
 DENIED_TEXT = "Ticket #{number} stays open: the team will get back to you."
-GONE = "That ticket no longer exists."
 
 
 def csat_view(ticket_id: int) -> discord.ui.View:
@@ -52,10 +51,19 @@ def close_request_view(ticket_id: int) -> discord.ui.View:
     return view
 
 
-async def _ticket(interaction: discord.Interaction, ticket_id: int) -> tuple[int, int] | None:
-    bot: Any = interaction.client
-    async with bot.desk.read(Actor.system(), 0) as tx:
-        return await ticket_by_id(tx, ticket_id)
+async def _answer_as_clicker(interaction: discord.Interaction, ticket_id: int,
+                             action: Callable[[Tx, int], Awaitable[object]], **edit: Any) -> None:
+    """Run ``action`` on the button's ticket as the person who clicked, then replace the
+    prompt's message with ``edit`` (``{number}`` in its content is the ticket's number)."""
+    bot: FrontdeskBot = interaction.client  # type: ignore[assignment]
+    found = await bot.ticket_of_button(interaction, ticket_id)
+    if found is None:
+        return
+    workspace_id, number = found
+    async with reporting(interaction):
+        async with bot.acting(workspace_id, interaction.user) as tx:
+            await action(tx, number)
+        await interaction.response.edit_message(**{**edit, "content": edit["content"].format(number=number)})
 
 
 class CsatButton(discord.ui.DynamicItem[discord.ui.Button[Any]],
@@ -73,16 +81,9 @@ class CsatButton(discord.ui.DynamicItem[discord.ui.Button[Any]],
         return cls(int(match["ticket_id"]), match["rating"])
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        found = await _ticket(interaction, self.ticket_id)
-        if found is None:
-            await say(interaction, GONE)
-            return
-        workspace_id, number = found
-        bot: FrontdeskBot = interaction.client  # type: ignore[assignment]
-        async with reporting(interaction):
-            async with bot.acting(workspace_id, interaction.user) as tx:
-                await rate_ticket(tx, number, CSAT_VALUES[self.rating])
-            await interaction.response.edit_message(content=CSAT_THANKS[self.rating], view=None)
+        rating = CSAT_VALUES[self.rating]
+        await _answer_as_clicker(interaction, self.ticket_id, lambda tx, number: rate_ticket(tx, number, rating),
+                                 content=CSAT_THANKS[self.rating], view=None)
 
 
 class CloseRequestButton(discord.ui.DynamicItem[discord.ui.Button[Any]],
@@ -100,18 +101,9 @@ class CloseRequestButton(discord.ui.DynamicItem[discord.ui.Button[Any]],
         return cls(int(match["ticket_id"]), match["answer"])
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        found = await _ticket(interaction, self.ticket_id)
-        if found is None:
-            await say(interaction, GONE)
-            return
-        workspace_id, number = found
-        bot: FrontdeskBot = interaction.client  # type: ignore[assignment]
-        answer = accept_close_request if self.answer == "accept" else deny_close_request
-        async with reporting(interaction):
-            async with bot.acting(workspace_id, interaction.user) as tx:
-                await answer(tx, number)
-            text = (ACCEPTED_TEXT if self.answer == "accept" else DENIED_TEXT).format(number=number)
-            await interaction.response.edit_message(content=text, embed=None, view=None)
+        accept = self.answer == "accept"
+        await _answer_as_clicker(interaction, self.ticket_id, accept_close_request if accept else deny_close_request,
+                                 content=ACCEPTED_TEXT if accept else DENIED_TEXT, embed=None, view=None)
 
 
 class Feedback(commands.Cog):
