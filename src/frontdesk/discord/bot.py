@@ -109,6 +109,12 @@ def invite_url(application_id: int) -> str:
                                    scopes=("bot", "applications.commands"))
 
 
+class _Rehearsed(Exception):  # noqa: N818 - not an error: how a rehearsal rolls back
+    def __init__(self, number: int) -> None:
+        super().__init__(number)
+        self.number = number
+
+
 class FrontdeskBot(commands.Bot):
     """One gateway client (or, as ``ShardedFrontdeskBot``, a range of shards) over a desk."""
 
@@ -174,6 +180,21 @@ class FrontdeskBot(commands.Bot):
                 role_ids=discord_role_ids(user), powers=discord_powers(user))
             tx.actor = await actor_for_member(tx, member)
             yield tx
+
+    async def rehearse_open(self, workspace_id: int, user: discord.abc.User, **ticket: Any) -> int:
+        """Run ``open_ticket`` as ``user`` and roll it back, before anything is made in Discord:
+        its refusals (allowed roles, the open limit, business hours, answers) come out as they
+        are; otherwise the answer is the number the ticket would get. The number is taken
+        inside the rolled-back transaction (as one that wrote the workspace row does), so none
+        is used up, on PostgreSQL either."""
+        from frontdesk.actions.tickets import open_ticket
+
+        try:
+            async with self.acting(workspace_id, user) as tx:
+                tx.workspace_written = True
+                raise _Rehearsed((await open_ticket(tx, **ticket)).number)
+        except _Rehearsed as rehearsed:
+            return rehearsed.number
 
     @asynccontextmanager
     async def as_desk(self, workspace_id: int) -> AsyncIterator[Tx]:

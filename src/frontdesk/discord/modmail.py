@@ -190,26 +190,12 @@ async def type_chosen(bot: FrontdeskBot, channel: discord.abc.Messageable, candi
     await open_from_dm(bot, first.author, candidate, forum_type, first)
 
 
-class _Rehearsed(Exception):  # noqa: N818 - not an error: how a rehearsal rolls back
-    def __init__(self, number: int) -> None:
-        super().__init__(number)
-        self.number = number
-
-
 async def rehearse(bot: FrontdeskBot, workspace_id: int, member: discord.Member, *, type_id: int,
                    title: str | None, anonymous: bool) -> int:
     """Open the ticket as the member and roll it back: its refusals (allowed roles, the open
     ticket limit, business hours) come before a post exists; the number names the post."""
-    try:
-        async with bot.acting(workspace_id, member) as tx:
-            # The number is taken inside this transaction (and so given back by its rollback);
-            # on PostgreSQL it would otherwise come from a counter of its own and leave a gap.
-            tx.workspace_written = True
-            ticket = await open_ticket(tx, type_id=type_id, title=title, anonymous=anonymous,
-                                       channel=ConversationChannel.DISCORD_FORUM)
-            raise _Rehearsed(ticket.number)
-    except _Rehearsed as rehearsed:
-        return rehearsed.number
+    return await bot.rehearse_open(workspace_id, member, type_id=type_id, title=title, anonymous=anonymous,
+                                   channel=ConversationChannel.DISCORD_FORUM)
 
 
 def _tags(forum: discord.ForumChannel) -> list[discord.ForumTag]:

@@ -176,26 +176,11 @@ async def continue_in_dms(bot: FrontdeskBot, interaction: discord.Interaction, f
     await say(interaction, CONTINUE_IN_DMS)
 
 
-class _Rehearsed(Exception):  # noqa: N818 - not an error: how a rehearsal rolls back
-    def __init__(self, number: int) -> None:
-        super().__init__(number)
-        self.number = number
-
-
 async def rehearse(bot: FrontdeskBot, facts: Facts, user: discord.abc.User, answers: dict[str, str]) -> int:
-    """Run ``open_ticket`` as ``user`` and roll it back: its refusals (allowed roles, the open
-    limit, business hours, answers) come out as they are; otherwise the number the ticket
-    would get. The number is taken inside the rolled-back transaction, so none is used up."""
+    """``bot.rehearse_open`` for a panel's type, the desk-closed refusal in Discord's words."""
     try:
-        async with bot.acting(facts.workspace_id, user) as tx:
-            # Take the number in this transaction (as one that wrote the workspace row does),
-            # not in one of its own that would commit it.
-            tx.workspace_written = True
-            ticket = await open_ticket(tx, type_id=facts.type.id, answers=answers,
+        return await bot.rehearse_open(facts.workspace_id, user, type_id=facts.type.id, answers=answers,
                                        channel=CONVERSATIONS[facts.type.mode])
-            raise _Rehearsed(ticket.number)
-    except _Rehearsed as rehearsed:
-        return rehearsed.number
     except DeskClosed as closed:
         raise DeskClosed(closed_text(closed), **closed.extra) from None
 
