@@ -291,3 +291,38 @@ async def test_a_customer_participant_of_an_anonymous_ticket_is_never_shown_as_s
     [transcript] = await fetch(world, select(Transcript.text))
     assert f"{expected} (customer)" in transcript and "Staff (customer)" not in transcript
     assert "Bob" not in transcript
+
+
+async def test_a_conversation_linked_earlier_in_a_transaction_takes_its_customers_reply_in_it(world):
+    # A transaction keeps the participants and conversations it read (a batch of relayed
+    # messages reads them once); linking a conversation must make it see the new ones.
+    from frontdesk.actions import conversations as conv
+
+    ticket = await world.open("alice")
+    bobs = await world.run("staff", conv.start_conversation, customer_id=world.member_ids["bob"], channel="email",
+                           body="Bob by email")
+    async with world.tx("staff") as tx:
+        await messages.post_message(tx, ticket.number, "Looking into it")
+        await conv.link_conversation(tx, ticket.number, bobs.id)
+        tx.actor = world.actors["bob"]
+        reply = await messages.post_message(tx, ticket.number, "Thanks, same for me")
+    assert reply.conversation_id == bobs.id
+
+
+async def test_preloaded_tickets_take_messages_and_see_participants_added_later(world):
+    from frontdesk.actions.base import preload_tickets
+    from frontdesk.actions.tickets import add_participant
+
+    first, second = await world.open("alice"), await world.open("teamer")
+    async with world.tx("staff") as tx:
+        await preload_tickets(tx, [first.number, second.number, 999_999])
+        assert set(tx.locked_tickets) == {first.number, second.number}
+        for ticket in (first, second):
+            await messages.post_message(tx, ticket.number, f"Reply on {ticket.number}")
+        await add_participant(tx, second.number, world.member_ids["bob"])
+        tx.actor = world.actors["bob"]
+        bobs = await messages.post_message(tx, second.number, "Bob joins in")
+    assert bobs.author_kind == "customer"
+    with pytest.raises(NotFound):  # a customer is not told of tickets they may not see
+        async with world.tx("bob") as tx:
+            await messages.post_message(tx, first.number, "Not my ticket")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -59,6 +59,13 @@ class Tx:
     # objects weakly, so without these a second lookup would go back to the database.
     locked_tickets: dict[int, Ticket] = field(default_factory=dict)
     types: dict[int, TicketType] = field(default_factory=dict)
+    # Tickets' participant rows and conversations, read once per transaction: a batch of
+    # messages (the Discord relay's group commit) writes many into one ticket. Every action
+    # that adds or removes participants or moves conversations calls ``forget_ticket_reads``.
+    participant_rows: dict[int, list[tuple[int, str]]] = field(default_factory=dict)
+    conversation_lists: dict[int, list[Any]] = field(default_factory=dict)
+    # Members by Discord user id, as read in this transaction (``actions.discord``).
+    discord_members: dict[str, Member] = field(default_factory=dict)
     # The workspace's parsed policies, read once per transaction (see ``actions.timers``).
     policies: Policies | None = None
     # Added to the payload of every event this transaction records (an automation rule's
@@ -88,6 +95,11 @@ class Tx:
         start = self.hook_cursors.get(key, 0)
         self.hook_cursors[key] = len(self.events)
         return self.events[start:]
+
+    def forget_ticket_reads(self) -> None:
+        """Drop the participants and conversations read so far: they have just changed."""
+        self.participant_rows.clear()
+        self.conversation_lists.clear()
 
     @property
     def actor_kind(self) -> str:
@@ -245,6 +257,37 @@ async def get_ticket(tx: Tx, number: int, *, for_update: bool = True) -> Ticket:
     return ticket
 
 
+async def preload_tickets(tx: Tx, numbers: Iterable[int]) -> None:
+    """Load and lock the tickets with these numbers, with their participants and
+    conversations, in three round trips, for a transaction about to write into many of them
+    (the Discord relay's group commit); ``get_ticket`` and ``ticket_access`` then read none
+    of it again. Locks are taken in id order, as every batch does, so two never deadlock."""
+    wanted = sorted(set(numbers) - set(tx.locked_tickets))
+    if not wanted:
+        return
+    tickets = list((await tx.session.execute(
+        select(Ticket).where(Ticket.workspace_id == tx.workspace_id, Ticket.number.in_(wanted))
+        .order_by(Ticket.id).with_for_update())).scalars())
+    for ticket in tickets:
+        tx.locked_tickets[ticket.number] = ticket
+    ids = [t.id for t in tickets if t.id not in tx.participant_rows or t.id not in tx.conversation_lists]
+    if not ids:
+        return
+    from frontdesk.db.models import Conversation
+
+    participants: dict[int, list[tuple[int, str]]] = {i: [] for i in ids}
+    for ticket_id, member_id, kind in await tx.session.execute(
+            select(TicketParticipant.ticket_id, TicketParticipant.member_id, TicketParticipant.kind)
+            .where(TicketParticipant.ticket_id.in_(ids))):
+        participants[ticket_id].append((member_id, kind))
+    conversations: dict[int, list[Any]] = {i: [] for i in ids}
+    for conversation in (await tx.session.execute(
+            select(Conversation).where(Conversation.ticket_id.in_(ids)).order_by(Conversation.id))).scalars():
+        conversations[conversation.ticket_id].append(conversation)
+    tx.participant_rows.update(participants)
+    tx.conversation_lists.update(conversations)
+
+
 async def get_member(tx: Tx, member_id: int, *, field: str = "member_id") -> Member:
     member = await tx.session.get(Member, member_id)
     if member is None or member.workspace_id != tx.workspace_id:
@@ -281,13 +324,11 @@ def type_access(ticket_type: TicketType | None) -> TypeAccess:
 
 async def ticket_access(tx: Tx, ticket: Ticket) -> TicketAccess:
     ticket_type = await _load_type(tx, ticket.type_id) if ticket.type_id else None
-    rows = (
-        await tx.session.execute(
+    rows = tx.participant_rows.get(ticket.id)
+    if rows is None:
+        rows = tx.participant_rows[ticket.id] = [tuple(row) for row in (await tx.session.execute(  # type: ignore[misc]
             select(TicketParticipant.member_id, TicketParticipant.kind).where(
-                TicketParticipant.ticket_id == ticket.id
-            )
-        )
-    ).all()
+                TicketParticipant.ticket_id == ticket.id))).all()]
     return TicketAccess(
         type=type_access(ticket_type),
         opener_id=ticket.opener_id,

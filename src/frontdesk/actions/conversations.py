@@ -154,6 +154,7 @@ async def link_conversation(tx: Tx, number: int, conversation_id: int) -> Ticket
     if conversation.ticket_id is not None:
         raise Conflict(f"conversation {conversation_id} is linked to another ticket; unlink it first")
     conversation.ticket_id = ticket.id
+    tx.forget_ticket_reads()
     added_contact = None
     customer_id = conversation.customer_id
     if customer_id is not None and customer_id != ticket.opener_id:
@@ -184,6 +185,7 @@ async def unlink_conversation(tx: Tx, number: int, conversation_id: int) -> Tick
     if (linked or 0) <= 1:
         raise Conflict("a ticket keeps at least one conversation")
     conversation.ticket_id = None
+    tx.forget_ticket_reads()
     touch(tx, ticket)
     await tx.record(ev.CONVERSATION_UNLINKED, ticket=ticket, conversation_id=conversation.id,
                     before={"ticket_id": ticket.id}, after={"ticket_id": None})

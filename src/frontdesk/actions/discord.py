@@ -65,8 +65,24 @@ async def member_for_discord_user(tx: Tx, *, user_id: str | int, display_name: s
 
 
 async def _member_of(tx: Tx, user_id: str) -> Member | None:
-    return await tx.session.scalar(select(Member).where(Member.workspace_id == tx.workspace_id,
-                                                        Member.discord_user_id == user_id))
+    member = tx.discord_members.get(user_id)
+    if member is None:
+        member = await tx.session.scalar(select(Member).where(Member.workspace_id == tx.workspace_id,
+                                                              Member.discord_user_id == user_id))
+        if member is not None:
+            tx.discord_members[user_id] = member
+    return member
+
+
+async def preload_discord_members(tx: Tx, user_ids: Iterable[str | int]) -> None:
+    """Read the members of these Discord users in one round trip, for a transaction that acts
+    as many of them (the relay's group commit). The desk only."""
+    _require_desk(tx, "read Discord users' members")
+    wanted = sorted({snowflake(u, "discord_user_id") for u in user_ids} - set(tx.discord_members))
+    if wanted:
+        for member in await tx.session.scalars(select(Member).where(Member.workspace_id == tx.workspace_id,
+                                                                    Member.discord_user_id.in_(wanted))):
+            tx.discord_members[member.discord_user_id] = member  # type: ignore[index]
 
 
 async def place_ticket(tx: Tx, ticket: Ticket, *, guild_id: str | int, mode: str, channel_id: str | int,
@@ -121,6 +137,26 @@ async def link_message(tx: Tx, message_id: int, *, channel_id: str | int, discor
     tx.session.add(link)
     await tx.session.flush()
     return link
+
+
+async def link_messages(tx: Tx, links: Iterable[tuple[int, str | int, str | int, str]]) -> None:
+    """``link_message`` for many at once, as ``(message_id, channel_id, discord_message_id,
+    kind)``, in one statement: what the relay's group commit writes for a batch of messages.
+    A Discord message linked already keeps its first link. The desk only."""
+    _require_desk(tx, "link Discord messages")
+    rows = []
+    for message_id, channel_id, discord_message_id, kind in links:
+        if kind not in LINK_KINDS:
+            raise ValidationFailed("kind must be origin or copy", field="kind")
+        rows.append({"workspace_id": tx.workspace_id, "message_id": message_id,
+                     "channel_id": snowflake(channel_id, "channel_id"),
+                     "discord_message_id": snowflake(discord_message_id, "discord_message_id"),
+                     "kind": kind, "created_at": tx.now})
+    if not rows:
+        return
+    assert tx.db is not None, "bulk links need the desk's database (its INSERT ... ON CONFLICT)"
+    await tx.session.execute(tx.db.insert(DiscordMessageLink).on_conflict_do_nothing(
+        index_elements=["channel_id", "discord_message_id"]), rows)
 
 
 async def mark_shown_in_discord(tx: Tx, message_id: int, external_id: str | None) -> None:

@@ -64,6 +64,7 @@ async def merge_tickets(tx: Tx, source_number: int, into_number: int) -> Ticket:
         source_people.add((source.opener_id, "participant"))
     added_people = sorted(p for p in source_people - dest_people if p[0] != dest.opener_id)
 
+    tx.forget_ticket_reads()
     if conversation_ids:
         await tx.session.execute(update(Conversation).where(Conversation.id.in_(conversation_ids))
                                  .values(ticket_id=dest.id))
@@ -122,6 +123,7 @@ async def unmerge_ticket(tx: Tx, source_number: int) -> Ticket:
     payload = record.payload
     conversation_ids = list(payload.get("moved_conversation_ids", []))
     note_ids = list(payload.get("moved_note_ids", []))
+    tx.forget_ticket_reads()
     if conversation_ids:
         await tx.session.execute(update(Conversation).where(
             Conversation.id.in_(conversation_ids), Conversation.ticket_id == dest.id).values(ticket_id=source.id))

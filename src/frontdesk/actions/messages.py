@@ -86,9 +86,11 @@ async def _default_conversation(tx: Tx, ticket: Ticket, customer_id: int | None)
     """Where a message goes when the caller names no conversation: a customer's own
     conversation of the ticket, else the opener's, else the oldest. A ticket may hold other
     customers' conversations (linked or merged), and a reply must not go out to them."""
-    conversations = list((await tx.session.execute(
-        select(Conversation).where(Conversation.ticket_id == ticket.id).order_by(Conversation.id)
-    )).scalars())
+    conversations = tx.conversation_lists.get(ticket.id)
+    if conversations is None:
+        conversations = tx.conversation_lists[ticket.id] = list((await tx.session.execute(
+            select(Conversation).where(Conversation.ticket_id == ticket.id).order_by(Conversation.id)
+        )).scalars())
     if not conversations:
         raise NotFound(f"ticket {ticket.number} has no conversation to reply in")
     for wanted in (customer_id, ticket.opener_id):

@@ -51,13 +51,12 @@ async def enqueue(tx: Tx, kind: str, payload: dict[str, Any], *, key: str | None
         return item
     db = tx.db
     assert db is not None, "enqueue needs a transaction opened by a Desk"
+    # RETURNING the whole row gives the new item without reading it back.
     statement = (db.insert(OutboxItem).values(**values).on_conflict_do_nothing(index_elements=["key"])
-                 .returning(OutboxItem.id))
-    new_id = (await tx.session.execute(statement)).scalar_one_or_none()
-    if new_id is not None:
-        item = await tx.session.get(OutboxItem, new_id)
-        assert item is not None
-        return item
+                 .returning(OutboxItem))
+    item = (await tx.session.execute(statement)).scalar_one_or_none()
+    if item is not None:
+        return item  # type: ignore[no-any-return]
     existing = (await tx.session.execute(select(OutboxItem).where(OutboxItem.key == key))).scalar_one()
     return existing
 

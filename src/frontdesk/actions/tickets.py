@@ -298,6 +298,7 @@ async def open_ticket(
         )
         tx.session.add(conversation)
     conversation.ticket_id = ticket.id
+    tx.forget_ticket_reads()
     if first_message:
         conversation.last_message_at = tx.now
     for tag in tag_list:
@@ -562,6 +563,7 @@ async def add_participant(tx: Tx, number: int, member_id: int, *, kind: str = "p
     current = await _people_of(tx, ticket, kind)
     if member.id not in current:
         tx.session.add(TicketParticipant(ticket_id=ticket.id, member_id=member.id, kind=kind, added_at=tx.now))
+        tx.forget_ticket_reads()
         touch(tx, ticket)
         await tx.record(ev.TICKET_PARTICIPANT_ADDED if kind == "participant" else ev.TICKET_CONTACT_ADDED,
                         ticket=ticket, member_id=member.id, before={f"{kind}_ids": current},
@@ -591,6 +593,7 @@ async def remove_participant(tx: Tx, number: int, member_id: int, *, kind: str =
                 TicketParticipant.kind == kind,
             )
         )
+        tx.forget_ticket_reads()
         touch(tx, ticket)
         await tx.record(ev.TICKET_PARTICIPANT_REMOVED if kind == "participant" else ev.TICKET_CONTACT_REMOVED,
                         ticket=ticket, member_id=member_id, before={f"{kind}_ids": current},

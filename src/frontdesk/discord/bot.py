@@ -175,11 +175,17 @@ class FrontdeskBot(commands.Bot):
         found (created as a customer when new) and their roles and powers brought up to date
         from what Discord sent, then the actions called in the block check permissions as them."""
         async with self.desk.tx(Actor.system(BOT_ACTOR), workspace_id) as tx:
-            member = await member_for_discord_user(
-                tx, user_id=user.id, display_name=getattr(user, "display_name", None) or user.name,
-                role_ids=discord_role_ids(user), powers=discord_powers(user))
-            tx.actor = await actor_for_member(tx, member)
+            tx.actor = await self.actor_of(tx, user)
             yield tx
+
+    async def actor_of(self, tx: Tx, user: discord.abc.User) -> Actor:
+        """In a transaction of the desk's, the Discord user ``user`` as the permission module
+        sees them: their member found (created as a customer when new), with their roles and
+        powers brought up to date from what Discord sent."""
+        member = await member_for_discord_user(
+            tx, user_id=user.id, display_name=getattr(user, "display_name", None) or user.name,
+            role_ids=discord_role_ids(user), powers=discord_powers(user))
+        return await actor_for_member(tx, member)
 
     async def rehearse_open(self, workspace_id: int, user: discord.abc.User, **ticket: Any) -> int:
         """Run ``open_ticket`` as ``user`` and roll it back, before anything is made in Discord:
@@ -212,7 +218,10 @@ class FrontdeskBot(commands.Bot):
 
     async def close(self) -> None:
         from frontdesk.discord import rest
+        from frontdesk.discord.group_commit import group_commit_of
 
+        # Messages already taken in are stored before the connection goes.
+        await group_commit_of(self).drain()
         rest.share_client(None)
         await super().close()
 

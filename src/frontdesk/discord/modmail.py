@@ -16,17 +16,20 @@ import discord
 from frontdesk.actions.discord import link_message, place_ticket
 from frontdesk.actions.messages import post_message
 from frontdesk.actions.tickets import open_ticket
+from frontdesk.discord.group_commit import group_commit_of
 from frontdesk.discord.relay import (
     CANNOT_OPEN,
     USER_COLOUR,
     PendingIntake,
     as_the_desk,
+    copy_into_post,
     from_ticket_place,
     message_body,
     read_open_ticket,
     read_place,
     relay_dm,
     relay_of,
+    replied_to,
     taken_in,
 )
 from frontdesk.domain.discord import (
@@ -72,12 +75,12 @@ def ticket_title(text: str) -> str | None:
 
 async def take_message(bot: FrontdeskBot, message: discord.Message) -> bool:
     """The relay's message handler: every DM, and messages in tickets' places."""
-    if message.guild is None and not taken_in(message):
-        return False
+    if message.guild is None:
+        if not taken_in(message):
+            return False
+        await from_dm(bot, message)
+        return True
     async with relay_of(bot).in_order(message.channel.id):
-        if message.guild is None:
-            await from_dm(bot, message)
-            return True
         place = await read_place(bot, message.channel.id)
         if place is None:
             return False
@@ -88,7 +91,49 @@ async def take_message(bot: FrontdeskBot, message: discord.Message) -> bool:
 
 
 async def from_dm(bot: FrontdeskBot, message: discord.Message) -> None:
-    """A DM: into the user's open ticket, or the first message of a new one."""
+    """A DM: into the user's open ticket, or the first message of a new one.
+
+    The common case, a user writing in their open ticket, is stored at once with the other
+    messages arriving now (``group_commit`` finds the ticket and stores the DM in one batch);
+    then, in turn after the user's DMs before it, its copy goes into the post. A DM without an
+    open ticket waits its turn and then starts (or continues) intake."""
+    relay = relay_of(bot)
+    turn = relay.turn(message.channel.id)  # before any await: the order the DMs arrived in
+    writer = group_commit_of(bot)
+    body = message_body(message)
+    held = False
+    copied: tuple[int, int, discord.Message | None] | None = None
+    try:
+        answer = None
+        if body:
+            try:
+                answer = await writer.store(message.author, body, external_id=f"discord:{message.id}", place=None,
+                                            origin=(message.channel.id, message.id), reply_to=replied_to(message))
+            except DomainError as exc:
+                async with turn:
+                    await message.channel.send(CANNOT_OPEN.format(reason=exc.message))
+                return
+            held = answer is None
+        async with turn:
+            if answer is not None:
+                place, stored = answer
+                relay.pending.pop(message.author.id, None)
+                copied = (place.workspace_id, stored.message_id, await copy_into_post(bot, message, place, stored,
+                                                                                      body))
+            else:
+                await without_open_ticket(bot, message)
+    finally:
+        turn.done()
+        if held:
+            writer.release(message.author.id)
+    if copied is not None:
+        # Out of turn: the next DM's copy need not wait for this link to be written.
+        await writer.link_copies(*copied[:2], copied[2])
+
+
+async def without_open_ticket(bot: FrontdeskBot, message: discord.Message) -> None:
+    """A DM the relay found no open ticket for: read again (the DM before it, in its turn, may
+    have opened one), else the chosen server and type, else intake."""
     relay = relay_of(bot)
     place = await read_open_ticket(bot, message.author.id)
     if place is not None:

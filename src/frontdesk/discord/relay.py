@@ -20,19 +20,17 @@ from typing import TYPE_CHECKING
 import discord
 
 from frontdesk.actions.base import Tx
-from frontdesk.actions.discord import link_message
-from frontdesk.actions.messages import post_message
+from frontdesk.discord.group_commit import Stored, group_commit_of
 from frontdesk.domain.discord import (
     STAFF_ANONYMOUS_NAME,
     anonymous_identity,
     clip,
 )
-from frontdesk.domain.errors import DomainError, NotPermitted
-from frontdesk.domain.permissions import Actor, require_staff
+from frontdesk.domain.errors import DomainError
+from frontdesk.domain.permissions import Actor
 from frontdesk.domain.tickets import AuthorKind
 from frontdesk.queries.modmail import (
     TicketPlace,
-    counterpart,
     open_modmail_ticket,
     place_of_channel,
 )
@@ -115,11 +113,50 @@ class Relay:
     # Discord delivered them; a lock lives only while someone holds or waits for it.
     _channels: weakref.WeakValueDictionary[int, asyncio.Lock] = field(default_factory=weakref.WeakValueDictionary)
 
+    # The last turn taken in each DM channel (see ``Turn``).
+    _last_turns: dict[int, Turn] = field(default_factory=dict)
+
     def in_order(self, channel_id: int) -> asyncio.Lock:
         lock = self._channels.get(channel_id)
         if lock is None:
             lock = self._channels[channel_id] = asyncio.Lock()
         return lock
+
+    def turn(self, channel_id: int) -> Turn:
+        """A place in ``channel_id``'s line, taken now (so: in the order messages arrive)."""
+        previous = self._last_turns.get(channel_id)
+        turn = self._last_turns[channel_id] = Turn(self, channel_id, previous)
+        return turn
+
+
+class Turn:
+    """A DM's place in its channel's line. What a DM does in Discord (its copy in the post,
+    intake) happens in the order the DMs arrived: ``async with turn`` waits for the DM before
+    it to be done. Storing does not wait for a turn: DMs are stored in arrival order already,
+    many to a transaction (``group_commit``). ``done`` must be called in any case (it is
+    idempotent); the next DM's turn waits for it."""
+
+    def __init__(self, relay: Relay, channel_id: int, previous: Turn | None) -> None:
+        self._relay = relay
+        self._channel_id = channel_id
+        self._previous = previous
+        self._done = asyncio.get_running_loop().create_future()
+
+    async def __aenter__(self) -> Turn:
+        if self._previous is not None and not self._previous._done.done():
+            # Shielded: a DM whose handler is cancelled must not cancel the one before it.
+            await asyncio.shield(self._previous._done)
+        self._previous = None
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        self.done()
+
+    def done(self) -> None:
+        if not self._done.done():
+            self._done.set_result(None)
+        if self._relay._last_turns.get(self._channel_id) is self:
+            del self._relay._last_turns[self._channel_id]
 
 
 def relay_of(bot: FrontdeskBot) -> Relay:
@@ -146,46 +183,21 @@ async def read_open_ticket(bot: FrontdeskBot, user_id: int) -> TicketPlace | Non
 
 # --- storing, forwarding, copying ---------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Stored:
-    message_id: int
-    author_kind: str
-    anonymous: bool
-    # The Discord message a copy should reply to (the other side's message this one answers).
-    reply_reference: str | None
-
-
 async def store(bot: FrontdeskBot, place: TicketPlace, author: discord.abc.User, body: str, *, external_id: str,
                 origin: tuple[int, int] | None, reply_to: int | None, other_channel_id: str | None,
                 anonymous: bool = False, staff_only: bool = False) -> Stored:
-    """One transaction as ``author``: the message stored in the ticket, linked where it was
-    written (``origin``: channel and message id), replying to what the Discord message it
-    answers shows."""
-    async with bot.acting(place.workspace_id, author) as tx:
-        if staff_only:
-            require_staff(tx.actor, "send messages to a ticket's user")
-        reply_message_id, reply_reference = None, None
-        if reply_to is not None and origin is not None:
-            found = await counterpart(tx, origin[0], reply_to, other_channel_id or origin[0])
-            if found is not None:
-                reply_message_id, reply_reference = found
-        message = await post_message(tx, place.number, body, external_id=external_id, reply_to_id=reply_message_id,
-                                     anonymous=anonymous and tx.actor.is_staff_anywhere)
-        if staff_only and message.author_kind != AuthorKind.STAFF:
-            raise NotPermitted("only the ticket's staff may send messages to its user")
-        if origin is not None:
-            with as_the_desk(tx):
-                await link_message(tx, message.id, channel_id=origin[0], discord_message_id=origin[1], kind="origin")
-        return Stored(message.id, message.author_kind, message.anonymous, reply_reference)
+    """The message stored in the ticket as ``author``'s (``group_commit``: with the others
+    arriving now, in one transaction), linked where it was written (``origin``: channel and
+    message id), replying to what the Discord message it answers shows."""
+    answer = await group_commit_of(bot).store(author, body, external_id=external_id, place=place, origin=origin,
+                                              reply_to=reply_to, other_channel_id=other_channel_id,
+                                              anonymous=anonymous, staff_only=staff_only)
+    assert answer is not None, "a message for a known ticket is stored or refused"
+    return answer[1]
 
 
 async def link_copies(bot: FrontdeskBot, workspace_id: int, message_id: int, *copies: discord.Message | None) -> None:
-    copies_sent = [c for c in copies if c is not None]
-    if not copies_sent:
-        return
-    async with bot.as_desk(workspace_id) as tx:
-        for copy in copies_sent:
-            await link_message(tx, message_id, channel_id=copy.channel.id, discord_message_id=copy.id, kind="copy")
+    await group_commit_of(bot).link_copies(workspace_id, message_id, *copies)
 
 
 def _reference(channel_id: int, message_id: str | None) -> discord.MessageReference | None:
@@ -194,7 +206,7 @@ def _reference(channel_id: int, message_id: str | None) -> discord.MessageRefere
     return discord.MessageReference(message_id=int(message_id), channel_id=channel_id, fail_if_not_exists=False)
 
 
-def _replied_to(message: discord.Message) -> int | None:
+def replied_to(message: discord.Message) -> int | None:
     ref = message.reference
     if ref is None or ref.message_id is None or (ref.channel_id and ref.channel_id != message.channel.id):
         return None
@@ -215,7 +227,7 @@ async def from_ticket_place(bot: FrontdeskBot, message: discord.Message, place: 
         return
     try:
         stored = await store(bot, place, message.author, body, external_id=f"discord:{message.id}",
-                             origin=(message.channel.id, message.id), reply_to=_replied_to(message),
+                             origin=(message.channel.id, message.id), reply_to=replied_to(message),
                              other_channel_id=place.dm_channel_id,
                              anonymous=forward and place.settings.anonymous_replies)
     except DomainError as exc:
@@ -298,11 +310,19 @@ async def relay_dm(bot: FrontdeskBot, message: discord.Message, place: TicketPla
         return
     try:
         stored = await store(bot, place, message.author, body, external_id=f"discord:{message.id}",
-                             origin=(message.channel.id, message.id), reply_to=_replied_to(message),
+                             origin=(message.channel.id, message.id), reply_to=replied_to(message),
                              other_channel_id=place.channel_id)
     except DomainError as exc:
         await message.channel.send(CANNOT_OPEN.format(reason=exc.message))
         return
+    copy = await copy_into_post(bot, message, place, stored, body)
+    await link_copies(bot, place.workspace_id, stored.message_id, copy)
+
+
+async def copy_into_post(bot: FrontdeskBot, message: discord.Message, place: TicketPlace, stored: Stored,
+                         body: str) -> discord.Message | None:
+    """A stored DM's copy posted in the ticket's post (None when Discord refused it); the
+    caller links it (``link_copies``)."""
     post = bot.get_partial_messageable(int(place.channel_id), guild_id=int(place.guild_id))
     kwargs: dict[str, object] = {"embed": user_embed(place.opener_id, place.ticket_id, place.anonymous,
                                                      message.author, body)}
@@ -315,5 +335,5 @@ async def relay_dm(bot: FrontdeskBot, message: discord.Message, place: TicketPla
         # Stored all the same: staff read it in the desk, and the mirror's sync shows the activity.
         log.warning("a DM could not be copied into its ticket's post", extra={
             "ticket_id": place.ticket_id, "status": exc.status, "code": exc.code})
-        return
-    await link_copies(bot, place.workspace_id, stored.message_id, copy)
+        return None
+    return copy

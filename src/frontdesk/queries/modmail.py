@@ -69,11 +69,24 @@ async def place_of_channel(tx: Tx, channel_id: int | str) -> TicketPlace | None:
 
 async def open_modmail_ticket(tx: Tx, user_id: int | str) -> TicketPlace | None:
     """The user's open DM-relay ticket; with several (in several servers), the newest."""
-    row = (await tx.session.execute(_places().where(
-        DiscordTicket.user_id == str(user_id), DiscordTicket.mode == DiscordMode.FORUM.value,
+    return (await open_modmail_tickets(tx, {user_id})).get(str(user_id))
+
+
+async def open_modmail_tickets(tx: Tx, user_ids: set[int] | set[str] | set[int | str]) -> dict[str, TicketPlace]:
+    """``open_modmail_ticket`` for many users in one round trip, by user id (as a string);
+    users without an open DM-relay ticket are left out."""
+    if not user_ids:
+        return {}
+    rows = (await tx.session.execute(_places().where(
+        DiscordTicket.user_id.in_(sorted({str(u) for u in user_ids})), DiscordTicket.mode == DiscordMode.FORUM.value,
         DiscordTicket.state == "open", DiscordTicket.dm_channel_id.is_not(None), Ticket.status != Status.CLOSED,
-    ).order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(1))).first()
-    return _place(row) if row is not None else None
+    ).order_by(Ticket.created_at.desc(), Ticket.id.desc()))).all()
+    found: dict[str, TicketPlace] = {}
+    for row in rows:
+        place = _place(row)
+        if place.user_id is not None:
+            found.setdefault(place.user_id, place)  # newest first
+    return found
 
 
 @dataclass(frozen=True)
