@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.clock import Clock, SystemClock
-from frontdesk.db.models import Event, Member, Ticket, TicketParticipant, TicketType, Workspace
+from frontdesk.db.models import Conversation, Event, Member, Ticket, TicketParticipant, TicketType, Workspace
 from frontdesk.db.session import Database
 from frontdesk.domain.errors import NotFound, ValidationFailed
 from frontdesk.domain.permissions import Actor, Capability, TicketAccess, TypeAccess, require
@@ -63,7 +63,7 @@ class Tx:
     # messages (the Discord relay's group commit) writes many into one ticket. Every action
     # that adds or removes participants or moves conversations calls ``forget_ticket_reads``.
     participant_rows: dict[int, list[tuple[int, str]]] = field(default_factory=dict)
-    conversation_lists: dict[int, list[Any]] = field(default_factory=dict)
+    conversation_lists: dict[int, list[Conversation]] = field(default_factory=dict)
     # Members by Discord user id, as read in this transaction (``actions.discord``).
     discord_members: dict[str, Member] = field(default_factory=dict)
     # The workspace's parsed policies, read once per transaction (see ``actions.timers``).
@@ -273,14 +273,12 @@ async def preload_tickets(tx: Tx, numbers: Iterable[int]) -> None:
     ids = [t.id for t in tickets if t.id not in tx.participant_rows or t.id not in tx.conversation_lists]
     if not ids:
         return
-    from frontdesk.db.models import Conversation
-
     participants: dict[int, list[tuple[int, str]]] = {i: [] for i in ids}
     for ticket_id, member_id, kind in await tx.session.execute(
             select(TicketParticipant.ticket_id, TicketParticipant.member_id, TicketParticipant.kind)
             .where(TicketParticipant.ticket_id.in_(ids))):
         participants[ticket_id].append((member_id, kind))
-    conversations: dict[int, list[Any]] = {i: [] for i in ids}
+    conversations: dict[int, list[Conversation]] = {i: [] for i in ids}
     for conversation in (await tx.session.execute(
             select(Conversation).where(Conversation.ticket_id.in_(ids)).order_by(Conversation.id))).scalars():
         conversations[conversation.ticket_id].append(conversation)

@@ -178,14 +178,16 @@ class FrontdeskBot(commands.Bot):
             tx.actor = await self.actor_of(tx, user)
             yield tx
 
-    async def actor_of(self, tx: Tx, user: discord.abc.User) -> Actor:
+    async def actor_of(self, tx: Tx, user: discord.abc.User, *,
+                       workspace_settings: dict[str, Any] | None = None) -> Actor:
         """In a transaction of the desk's, the Discord user ``user`` as the permission module
         sees them: their member found (created as a customer when new), with their roles and
-        powers brought up to date from what Discord sent."""
+        powers brought up to date from what Discord sent. ``workspace_settings`` saves a read
+        when the caller has them."""
         member = await member_for_discord_user(
             tx, user_id=user.id, display_name=getattr(user, "display_name", None) or user.name,
             role_ids=discord_role_ids(user), powers=discord_powers(user))
-        return await actor_for_member(tx, member)
+        return await actor_for_member(tx, member, workspace_settings=workspace_settings)
 
     async def rehearse_open(self, workspace_id: int, user: discord.abc.User, **ticket: Any) -> int:
         """Run ``open_ticket`` as ``user`` and roll it back, before anything is made in Discord:

@@ -239,8 +239,7 @@ class GroupCommit:
         async with self.bot.as_desk(workspace_id) as tx:
             desk = tx.actor
             actors: dict[int, Actor] = {}
-            # Held for the transaction, so the members' permission views find it loaded.
-            workspace = await get_workspace(tx)
+            settings = (await get_workspace(tx)).settings or {}  # read once for every author's actor
             stores = [r for r in requests if isinstance(r, StoreRequest)]
             await preload_tickets(tx, {r.place.number for r in stores if r.place is not None})
             await preload_discord_members(tx, {r.author.id for r in stores})
@@ -256,14 +255,14 @@ class GroupCommit:
                     links.clear()
                 actor = actors.get(request.author.id)
                 if actor is None:
-                    actor = actors[request.author.id] = await self.bot.actor_of(tx, request.author)
+                    actor = actors[request.author.id] = await self.bot.actor_of(tx, request.author,
+                                                                                workspace_settings=settings)
                 tx.actor = actor
                 try:
                     answers.append(await _store(tx, request, links))
                 finally:
                     tx.actor = desk
             await link_messages(tx, links)
-            del workspace
         return answers
 
 

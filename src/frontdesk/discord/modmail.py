@@ -102,9 +102,8 @@ async def from_dm(bot: FrontdeskBot, message: discord.Message) -> None:
     writer = group_commit_of(bot)
     body = message_body(message)
     held = False
-    copied: tuple[int, int, discord.Message | None] | None = None
+    answer = copy = None
     try:
-        answer = None
         if body:
             try:
                 answer = await writer.store(message.author, body, external_id=f"discord:{message.id}", place=None,
@@ -118,17 +117,16 @@ async def from_dm(bot: FrontdeskBot, message: discord.Message) -> None:
             if answer is not None:
                 place, stored = answer
                 relay.pending.pop(message.author.id, None)
-                copied = (place.workspace_id, stored.message_id, await copy_into_post(bot, message, place, stored,
-                                                                                      body))
+                copy = await copy_into_post(bot, message, place, stored, body)
             else:
                 await without_open_ticket(bot, message)
     finally:
         turn.done()
         if held:
             writer.release(message.author.id)
-    if copied is not None:
+    if answer is not None:
         # Out of turn: the next DM's copy need not wait for this link to be written.
-        await writer.link_copies(*copied[:2], copied[2])
+        await writer.link_copies(answer[0].workspace_id, answer[1].message_id, copy)
 
 
 async def without_open_ticket(bot: FrontdeskBot, message: discord.Message) -> None:
