@@ -84,3 +84,23 @@ async def test_user_messages_that_keep_the_activity_tag_make_no_more_syncs(mw: M
     # The first user message turns the tag to User Responded; the others leave it so.
     assert len(await mw.outbox("discord.sync")) == syncs_before + 1
     assert _tags(mw, placed.channel_id) == {TAG_OPEN, TAG_USER_RESPONDED}
+
+
+async def test_whether_a_posts_activity_tag_changes_is_read_off_that_ticket(mw: MirrorWorld, clock) -> None:  # type: ignore[no-untyped-def]
+    # A transaction's locked tickets are kept by number: another ticket whose number is this
+    # ticket's id (tickets of several workspaces, or a batch writing into many) must not answer.
+    from frontdesk.actions.base import get_ticket
+    from frontdesk.actions.discord_mirror import _activity_tag_unchanged
+
+    answered = await mw.ticket("forum", opener="casey")
+    waiting = await mw.ticket("forum", title="Another question", opener="pat")
+    await mw.run("casey", post_message, answered.number, "Hello?")
+    await mw.run("pat", post_message, waiting.number, "Me too?")
+    await mw.deliver()
+    clock.advance(timedelta(minutes=1))
+    await mw.run("sam", post_message, answered.number, "Looking into it")
+    await mw.deliver()  # answered: Awaiting Response; waiting: Unanswered
+    async with mw.tx() as tx:
+        place = await mw.place(waiting.ticket_id)
+        tx.locked_tickets[waiting.ticket_id] = await get_ticket(tx, answered.number)
+        assert await _activity_tag_unchanged(tx, place) is True

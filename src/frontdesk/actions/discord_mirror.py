@@ -160,7 +160,8 @@ async def _activity_tag_unchanged(tx: Tx, place: DiscordTicket) -> bool:
     applied = place.applied or {}
     if "tags" not in applied or applied.get("last_error"):
         return False
-    ticket = tx.locked_tickets.get(place.ticket_id) or await tx.session.get(Ticket, place.ticket_id)
+    # By id: loaded already in this transaction (``locked_tickets`` holds them), so no read.
+    ticket = await tx.session.get(Ticket, place.ticket_id)
     if ticket is None:
         return False
     _, activity = forum_tags(status=ticket.status, close_requested=False,
