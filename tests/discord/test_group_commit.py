@@ -203,3 +203,50 @@ async def test_copy_links_of_a_batch_are_written_together(desk: Desk, harness: D
                                                    *sent)  # type: ignore[arg-type]
     added = [link for link in await links(desk, message_id) if link not in before]
     assert added == [("copy", opened.post_id, str(i)) for i in ids]
+
+
+async def test_a_remembered_ticket_closed_since_takes_no_more_dms_and_a_new_one_opens(
+        desk: Desk, harness: DiscordHarness) -> None:
+    opened = await open_by_dm(harness, desk)
+    dm(harness, opened.user, "One more detail", channel_id=opened.dm_channel["id"])
+    await harness.drain()  # the relay now remembers the user's ticket
+    assert (await messages(desk))[-1].body == "One more detail"
+    async with desk.tx(SYSTEM, opened.server.workspace_id) as tx:
+        await close_ticket(tx, opened.number, reason="resolved")
+    copies_before = _copies(harness, opened.post_id)
+
+    dm(harness, opened.user, "A different problem", channel_id=opened.dm_channel["id"])
+    await harness.drain()
+
+    assert len(await placed(desk)) == 2
+    assert _copies(harness, opened.post_id) == copies_before  # nothing went into the old post
+    async with desk.db.reading() as session:
+        from sqlalchemy import select
+
+        from frontdesk.db.models import Conversation, Message, Ticket
+
+        rows = (await session.execute(select(Ticket.number).join(Conversation, Conversation.ticket_id == Ticket.id)
+                                      .join(Message, Message.conversation_id == Conversation.id)
+                                      .where(Message.body == "A different problem"))).scalars().all()
+    assert rows and opened.number not in rows
+
+
+async def test_a_dm_replying_to_one_stored_in_the_same_batch_is_stored_as_its_reply(
+        desk: Desk, harness: DiscordHarness) -> None:
+    opened = await open_by_dm(harness, desk)
+    place = await _place(desk, opened.user["id"])
+    writer = group_commit_of(harness.bot)
+    author = harness.bot._connection.store_user(opened.user)  # type: ignore[arg-type]
+    dm_id = int(opened.dm_channel["id"])
+    question, follow_up = int(snowflake()), int(snowflake())
+    first = asyncio.ensure_future(writer.store(author, "Which invoice?", external_id=f"discord:{question}",
+                                               place=place, origin=(dm_id, question)))
+    second = asyncio.ensure_future(writer.store(author, "The March one", external_id=f"discord:{follow_up}",
+                                                place=place, origin=(dm_id, follow_up), reply_to=question,
+                                                other_channel_id=place.channel_id))
+    batches = writer.batches
+    await asyncio.gather(first, second)
+    assert writer.batches == batches + 1  # both in one transaction
+    stored = await messages(desk)
+    assert [m.body for m in stored[-2:]] == ["Which invoice?", "The March one"]
+    assert stored[-1].reply_to_id == stored[-2].id

@@ -326,3 +326,17 @@ async def test_preloaded_tickets_take_messages_and_see_participants_added_later(
     with pytest.raises(NotFound):  # a customer is not told of tickets they may not see
         async with world.tx("bob") as tx:
             await messages.post_message(tx, first.number, "Not my ticket")
+
+
+async def test_a_message_prepared_before_its_ticket_closed_is_refused_when_finished(world):
+    # The relay's group commit checks and adds a batch's messages before it flushes and
+    # finishes them; a ticket closed in between (by what an earlier message set off) takes none.
+    t = await world.open("alice")
+    async with world.tx("alice") as tx:
+        prepared = await messages.prepare_message(tx, t.number, "Are you there?")
+        tx.actor = world.actors["staff"]
+        await lifecycle.close_ticket(tx, t.number, reason="resolved")
+        await tx.session.flush()
+        tx.actor = world.actors["alice"]
+        with pytest.raises(TicketClosed):
+            await messages.finish_message(tx, prepared)

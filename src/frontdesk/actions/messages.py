@@ -100,6 +100,19 @@ async def _default_conversation(tx: Tx, ticket: Ticket, customer_id: int | None)
     return conversations[0]
 
 
+@dataclass
+class PreparedMessage:
+    """A public message checked and added to the session, not yet flushed: what
+    ``post_message`` does before it needs the message's id (``prepare_message``), for callers
+    that post many at once and flush once (the Discord relay's group commit)."""
+
+    ticket: Ticket
+    conversation: Conversation
+    message: Message
+    kind: AuthorKind
+    attachments: list[NewAttachment]
+
+
 async def post_message(
     tx: Tx,
     number: int,
@@ -122,6 +135,27 @@ async def post_message(
     first public staff message sets the first response time. A customer writing on a Waiting
     or Resolved ticket puts it back to Open. Emits ``message.created``.
     """
+    prepared = await prepare_message(tx, number, body, conversation_id=conversation_id, anonymous=anonymous,
+                                     reply_to_id=reply_to_id, attachments=attachments, external_id=external_id,
+                                     author_kind=author_kind)
+    await tx.session.flush()
+    return await finish_message(tx, prepared)
+
+
+async def prepare_message(
+    tx: Tx,
+    number: int,
+    body: str,
+    *,
+    conversation_id: int | None = None,
+    anonymous: bool = False,
+    reply_to_id: int | None = None,
+    attachments: list[NewAttachment] | None = None,
+    external_id: str | None = None,
+    author_kind: str | None = None,
+) -> PreparedMessage:
+    """``post_message`` up to the message's insert: every check, as ``tx.actor``, and the
+    message added to the session. Flush the session, then call ``finish_message``."""
     files = list(attachments or [])
     text = _body(body, files)
     _check_attachments(files)
@@ -170,8 +204,17 @@ async def post_message(
         created_at=tx.now,
     )
     tx.session.add(message)
-    await tx.session.flush()
-    await _store_attachments(tx, message, files)
+    return PreparedMessage(ticket, conversation, message, kind, files)
+
+
+async def finish_message(tx: Tx, prepared: PreparedMessage) -> Message:
+    """``post_message`` after the message's insert (the session flushed), as ``tx.actor``:
+    attachments, the ticket's times and status, ``message.created``, the away message."""
+    ticket, conversation, message, kind = prepared.ticket, prepared.conversation, prepared.message, prepared.kind
+    if ticket.status == Status.CLOSED:
+        # Closed between the checks and now (by what an earlier message of the same batch set off).
+        raise TicketClosed(f"ticket {ticket.number} is closed; reopen it to write in it")
+    await _store_attachments(tx, message, prepared.attachments)
     note_public_message(tx, ticket, kind)
     ticket.last_message_at = tx.now
     conversation.last_message_at = tx.now
@@ -186,7 +229,7 @@ async def post_message(
     touch(tx, ticket)
     await tx.record(ev.MESSAGE_CREATED, ticket=ticket, conversation_id=conversation.id, message_id=message.id,
                     author_kind=kind.value, visibility="public", anonymous=message.anonymous,
-                    attachments=len(files))
+                    attachments=len(prepared.attachments))
     if kind is AuthorKind.CUSTOMER and ticket.status in (Status.WAITING, Status.RESOLVED):
         await apply_status(tx, ticket, Status.OPEN, cause="customer_replied")
     if kind is AuthorKind.CUSTOMER:

@@ -10,24 +10,30 @@ a transaction (begin, the before-commit hooks, the commit) once per batch instea
 message.
 
 Each message is stored exactly as alone: its author's member is found and the actions run as
-them (``FrontdeskBot.actor_of``), so every permission check is the same, and ``post_message``
-does the work. The desk's before-commit hooks (automation, mirrors, webhooks) run over the
-batch's events; when a message caused more than its own ``message.created`` (a status
-change, an away message), they run right after it, while its author is still the actor, so
-what they record names the right person. A batch is all or nothing: when any of its items
-fails, the batch is rolled back and every item is stored again on its own, so one bad message
-fails alone, with its own error, and no other message is lost.
+them (``FrontdeskBot.actor_of``), so every permission check is the same, and the two halves
+of ``post_message`` do the work: each message is checked and added (``prepare_message``), one
+flush inserts them all, then each is finished (``finish_message``) in order. The desk's
+before-commit hooks (automation, mirrors, webhooks) run over the batch's events; when a
+message caused more than its own ``message.created`` (a status change, an away message), they
+run right after it, while its author is still the actor, so what they record names the right
+person. A batch is all or nothing: when any of its items fails, the batch is rolled back and
+every item is stored again on its own, so one bad message fails alone, with its own error,
+and no other message is lost.
 
-A DM names no workspace: the batch looks up every DM author's open relay ticket in one read
-(``queries.modmail.open_modmail_tickets``) and a DM whose author has none comes back as
-``None`` (the caller then starts intake). A ticket closed between that read and the write
-comes back the same way.
+A DM names no workspace: the batch looks up the open relay ticket of every DM author it does
+not remember from the last ``PLACE_TTL_SECONDS`` in one read
+(``queries.modmail.open_modmail_tickets``), and a DM whose author has none comes back as
+``None`` (the caller then starts intake). A ticket closed since it was found comes back the
+same way: ``post_message`` refuses it. Until the caller of such a DM is done with it
+(``release``), the author's later DMs come back as ``None`` too, so none of them is stored
+ahead of it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -36,7 +42,7 @@ import discord
 
 from frontdesk.actions.base import Tx, get_workspace, preload_tickets
 from frontdesk.actions.discord import link_messages, preload_discord_members
-from frontdesk.actions.messages import post_message
+from frontdesk.actions.messages import PreparedMessage, finish_message, prepare_message
 from frontdesk.domain import events as ev
 from frontdesk.domain.errors import NotPermitted, TicketClosed
 from frontdesk.domain.permissions import Actor, require_staff
@@ -50,6 +56,10 @@ log = logging.getLogger("frontdesk.discord.modmail")
 
 # At most this many items in one batch (one transaction per workspace among them).
 MAX_BATCH = 100
+# How long a DM author's open ticket, once found, routes their next DMs without a read, and
+# how many authors are remembered so.
+PLACE_TTL_SECONDS = 30.0
+PLACES_KEPT = 10_000
 # Events a stored message records without anything else happening: hooks can wait for the
 # batch's commit for these.
 _QUIET_EVENTS = frozenset({ev.MESSAGE_CREATED})
@@ -116,6 +126,11 @@ class GroupCommit:
         # (``release``): their later DMs get the same answer, so that none of them is stored
         # ahead of one that is still on its way through intake.
         self._held: dict[int, int] = {}
+        # DM authors' open relay tickets as last read, with when: their next DMs go there without
+        # a read. What could have changed is checked where it matters: ``post_message`` refuses
+        # a closed ticket (the DM then comes back as "no ticket" and the entry is dropped). An
+        # entry lives ``PLACE_TTL_SECONDS``, so a newer ticket in another server is found soon.
+        self._places: dict[int, tuple[float, TicketPlace]] = {}
         # Figures for the benchmark and the logs: batches written and items in them.
         self.batches = 0
         self.items = 0
@@ -179,16 +194,9 @@ class GroupCommit:
         self.batches += 1
         self.items += len(batch)
         looking = [r for r in batch if isinstance(r, StoreRequest) and r.place is None]
-        held = [r for r in looking if r.author.id in self._held]
-        looking = [r for r in looking if r.author.id not in self._held]
-        places: dict[str, TicketPlace] = {}
-        if looking:
-            from frontdesk.discord.bot import BOT_ACTOR
-
-            async with self.bot.desk.read(Actor.system(BOT_ACTOR), 0) as tx:
-                places = await open_modmail_tickets(tx, {r.author.id for r in looking})
-        for request in held + looking:
-            place = places.get(str(request.author.id)) if request.author.id not in self._held else None
+        places = await self._open_tickets({r.author.id for r in looking if r.author.id not in self._held})
+        for request in looking:
+            place = places.get(request.author.id) if request.author.id not in self._held else None
             if place is None:
                 self._no_ticket(request)
             else:
@@ -203,8 +211,35 @@ class GroupCommit:
         await asyncio.gather(*(self._commit(workspace_id, requests)
                                for workspace_id, requests in by_workspace.items()))
 
+    async def _open_tickets(self, author_ids: set[int]) -> dict[int, TicketPlace]:
+        """The open relay ticket of each author that has one: remembered, else read (all the
+        authors not remembered in one query)."""
+        now = time.monotonic()
+        found: dict[int, TicketPlace] = {}
+        for author_id in author_ids:
+            kept = self._places.get(author_id)
+            if kept is not None and now - kept[0] < PLACE_TTL_SECONDS:
+                found[author_id] = kept[1]
+        unknown = author_ids - set(found)
+        if unknown:
+            from frontdesk.discord.bot import BOT_ACTOR
+
+            async with self.bot.desk.read(Actor.system(BOT_ACTOR), 0) as tx:
+                read = await open_modmail_tickets(tx, unknown)
+            if len(self._places) + len(read) > PLACES_KEPT:
+                self._places.clear()
+            for author_id in unknown:
+                place = read.get(str(author_id))
+                if place is None:
+                    self._places.pop(author_id, None)
+                else:
+                    found[author_id] = place
+                    self._places[author_id] = (now, place)
+        return found
+
     def _no_ticket(self, request: StoreRequest) -> None:
         self._held[request.author.id] = self._held.get(request.author.id, 0) + 1
+        self._places.pop(request.author.id, None)
         request.future.set_result(None)
 
     def _fail(self, request: Request, exc: Exception) -> None:
@@ -234,63 +269,102 @@ class GroupCommit:
             request.future.set_result(answer)
 
     async def _transaction(self, workspace_id: int, requests: list[Request]) -> list[Any]:
-        answers: list[Any] = []
+        """Every request in one transaction. Messages go in two passes: each checked and added
+        as its author (``prepare_message``), then one flush inserts them all, then each
+        finished as its author (``finish_message``), in order. A message that replies to
+        another Discord message first completes those before it: the one it answers may be
+        among them, and is found through its link."""
+        answers: list[Any] = [None] * len(requests)
         links: list[tuple[int, str | int, str | int, str]] = []
         async with self.bot.as_desk(workspace_id) as tx:
             desk = tx.actor
-            actors: dict[int, Actor] = {}
             settings = (await get_workspace(tx)).settings or {}  # read once for every author's actor
             stores = [r for r in requests if isinstance(r, StoreRequest)]
             await preload_tickets(tx, {r.place.number for r in stores if r.place is not None})
             await preload_discord_members(tx, {r.author.id for r in stores})
-            for request in requests:
+            actors: dict[int, Actor] = {}
+            pending: list[_Pending] = []
+
+            async def complete() -> None:
+                if not pending:
+                    return
+                await tx.session.flush()
+                for item in pending:
+                    tx.actor = item.actor
+                    try:
+                        answers[item.index] = await _finish(tx, item, links)
+                    finally:
+                        tx.actor = desk
+                pending.clear()
+                await link_messages(tx, links)
+                links.clear()
+
+            for index, request in enumerate(requests):
                 if isinstance(request, LinkRequest):
                     links += [(request.message_id, channel_id, message_id, "copy")
                               for channel_id, message_id in request.copies]
-                    answers.append(None)
                     continue
-                if request.reply_to is not None and links:
-                    # It may answer a message stored earlier in this batch: that one's link must be there.
-                    await link_messages(tx, links)
-                    links.clear()
+                if request.reply_to is not None:
+                    await complete()
                 actor = actors.get(request.author.id)
                 if actor is None:
                     actor = actors[request.author.id] = await self.bot.actor_of(tx, request.author,
                                                                                 workspace_settings=settings)
                 tx.actor = actor
                 try:
-                    answers.append(await _store(tx, request, links))
+                    pending.append(await _prepare(tx, index, request, actor))
                 finally:
                     tx.actor = desk
+            await complete()
             await link_messages(tx, links)
         return answers
 
 
-async def _store(tx: Tx, request: StoreRequest, links: list[tuple[int, str | int, str | int, str]]
-                 ) -> tuple[TicketPlace, Stored]:
-    """One message, as its author (``tx.actor``): stored in the ticket, its origin link added
-    to ``links``, replying to what the Discord message it answers shows."""
+@dataclass
+class _Pending:
+    """A message of the batch added to the session, waiting for the flush."""
+
+    index: int
+    request: StoreRequest
+    actor: Actor
+    prepared: PreparedMessage
+    reply_reference: str | None
+
+
+async def _prepare(tx: Tx, index: int, request: StoreRequest, actor: Actor) -> _Pending:
+    """A message's checks, as its author (``tx.actor``), replying to what the Discord message it
+    answers shows; the message added to the session."""
     place = request.place
     assert place is not None
     if request.staff_only:
         require_staff(tx.actor, "send messages to a ticket's user")
-    first_event = len(tx.events)
     reply_message_id, reply_reference = None, None
     if request.reply_to is not None and request.origin is not None:
         found = await counterpart(tx, request.origin[0], request.reply_to,
                                   request.other_channel_id or request.origin[0])
         if found is not None:
             reply_message_id, reply_reference = found
-    message = await post_message(tx, place.number, request.body, external_id=request.external_id,
-                                 reply_to_id=reply_message_id,
-                                 anonymous=request.anonymous and tx.actor.is_staff_anywhere)
-    if request.staff_only and message.author_kind != AuthorKind.STAFF:
+    prepared = await prepare_message(tx, place.number, request.body, external_id=request.external_id,
+                                     reply_to_id=reply_message_id,
+                                     anonymous=request.anonymous and tx.actor.is_staff_anywhere)
+    if request.staff_only and prepared.kind != AuthorKind.STAFF:
         raise NotPermitted("only the ticket's staff may send messages to its user")
+    return _Pending(index, request, actor, prepared, reply_reference)
+
+
+async def _finish(tx: Tx, item: _Pending, links: list[tuple[int, str | int, str | int, str]]
+                  ) -> tuple[TicketPlace, Stored]:
+    """A flushed message finished as its author (``tx.actor``), its origin link added to
+    ``links``."""
+    request = item.request
+    assert request.place is not None
+    first_event = len(tx.events)
+    message = await finish_message(tx, item.prepared)
     if request.origin is not None:
         links.append((message.id, request.origin[0], request.origin[1], "origin"))
     if any(e.type not in _QUIET_EVENTS for e in tx.events[first_event:]):
         await tx.settle()  # as the author: what the hooks record names them
-    return place, Stored(message.id, message.author_kind, message.anonymous, reply_reference)
+    return request.place, Stored(message.id, message.author_kind, message.anonymous, item.reply_reference)
 
 
 def group_commit_of(bot: FrontdeskBot) -> GroupCommit:
