@@ -159,3 +159,29 @@ async def test_simultaneous_opens_balance_the_load(world):
     numbers = await asyncio.gather(*((open_ops(world, f"d{i}")) for i in range(10)))
     counts = Counter(await assignees(world, [t.number for t in numbers]))
     assert sorted(counts.values()) == [2, 2, 2, 2, 2]
+
+
+async def test_the_permission_views_of_many_members_are_each_their_own(world):
+    # What the Discord relay reads for a batch of authors at once: each member's own teams.
+    from frontdesk.actions.members import actor_for_member, actors_for_members
+    from frontdesk.db.models import Member
+
+    keys = ["teamer", "alice", "staff", "roled"]
+    async with world.tx("owner") as tx:
+        members = [await tx.session.get(Member, world.member_ids[k]) for k in keys]
+        together = await actors_for_members(tx, members)
+        alone = [await actor_for_member(tx, m) for m in members]
+    assert together == alone
+    assert together[0].team_ids == {world.team_ids["Tier 2"]} and not together[1].team_ids
+
+
+async def test_permission_views_are_read_for_one_workspace_at_a_time(world):
+    from frontdesk.actions.members import actors_for_members
+    from frontdesk.db.models import Member
+
+    async with world.tx("owner") as tx:
+        member = await tx.session.get(Member, world.member_ids["alice"])
+        stranger = Member(id=-1, workspace_id=member.workspace_id + 1, display_name="Elsewhere", role="customer")
+        with pytest.raises(ValidationFailed) as caught:
+            await actors_for_members(tx, [member, stranger])
+    assert "one workspace" in caught.value.message

@@ -111,34 +111,49 @@ def _snowflakes(values: list[Any] | None, field: str) -> list[str]:
 async def actor_for_member(tx: Tx, member: Member, *, workspace_settings: dict[str, Any] | None = None) -> Actor:
     """The permission view of a member: their role, Discord roles and powers, and teams.
     ``workspace_settings`` saves a lookup when the caller already has them."""
-    rows = (
-        await tx.session.execute(
-            select(Team.id, Team.permissions).join(TeamMember, TeamMember.team_id == Team.id).where(
-                TeamMember.member_id == member.id
-            )
-        )
-    ).all()
+    return (await actors_for_members(tx, [member], workspace_settings=workspace_settings))[0]
+
+
+async def actors_for_members(tx: Tx, members: list[Member], *,
+                             workspace_settings: dict[str, Any] | None = None) -> list[Actor]:
+    """``actor_for_member`` for many members of one workspace (in their order), reading all
+    their teams at once: what a transaction acting as many people needs (the Discord relay's
+    group commit)."""
+    if not members:
+        return []
+    workspace_id = members[0].workspace_id
+    if any(m.workspace_id != workspace_id for m in members):
+        raise ValidationFailed("the members are not all of one workspace", field="members")
+    teams: dict[int, list[tuple[int, Any]]] = {m.id: [] for m in members}
+    for member_id, team_id, permissions in await tx.session.execute(
+            select(TeamMember.member_id, Team.id, Team.permissions).join(TeamMember, TeamMember.team_id == Team.id)
+            .where(TeamMember.member_id.in_(list(teams)))):
+        teams[member_id].append((team_id, permissions))
     if workspace_settings is None:
-        workspace = await tx.session.get(Workspace, member.workspace_id)
+        workspace = await tx.session.get(Workspace, workspace_id)
         workspace_settings = (workspace.settings or {}) if workspace else {}
     management_roles = frozenset(workspace_settings.get("management_role_ids", []))
-    discord_roles = frozenset(member.discord_role_ids or ())
-    staffs_a_type = False
-    if discord_roles:
-        type_roles = (await tx.session.execute(select(TicketType.staff_role_ids).where(
-            TicketType.workspace_id == member.workspace_id, TicketType.archived.is_(False)))).scalars()
-        staffs_a_type = any(discord_roles & set(roles or ()) for roles in type_roles)
-    return Actor(
-        member_id=member.id,
-        role=Role(member.role),
-        discord_role_ids=discord_roles,
-        discord_powers=frozenset(member.discord_powers or ()),
-        team_ids=frozenset(r[0] for r in rows),
-        team_permissions=frozenset(p for r in rows for p in (r[1] or ())),
-        management_role_ids=management_roles,
-        display_name=member.display_name,
-        staffs_a_type=staffs_a_type,
-    )
+    type_roles: list[set[str]] | None = None
+    actors = []
+    for member in members:
+        discord_roles = frozenset(member.discord_role_ids or ())
+        if discord_roles and type_roles is None:
+            type_roles = [set(roles or ()) for roles in (await tx.session.execute(
+                select(TicketType.staff_role_ids).where(TicketType.workspace_id == workspace_id,
+                                                        TicketType.archived.is_(False)))).scalars()]
+        rows = teams[member.id]
+        actors.append(Actor(
+            member_id=member.id,
+            role=Role(member.role),
+            discord_role_ids=discord_roles,
+            discord_powers=frozenset(member.discord_powers or ()),
+            team_ids=frozenset(r[0] for r in rows),
+            team_permissions=frozenset(p for r in rows for p in (r[1] or ())),
+            management_role_ids=management_roles,
+            display_name=member.display_name,
+            staffs_a_type=bool(discord_roles) and any(discord_roles & roles for roles in type_roles or ()),
+        ))
+    return actors
 
 
 async def create_workspace(tx: Tx, *, name: str, timezone: str = "UTC", discord_guild_id: str | None = None,

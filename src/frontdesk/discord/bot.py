@@ -16,7 +16,7 @@ from discord.ext import commands
 from frontdesk.actions.base import Desk, Tx
 from frontdesk.actions.discord import member_for_discord_user
 from frontdesk.actions.guilds import workspace_for_guild
-from frontdesk.actions.members import actor_for_member
+from frontdesk.actions.members import actors_for_members
 from frontdesk.domain.permissions import ADMINISTRATOR, MANAGE_CHANNELS, Actor
 from frontdesk.queries.discord import ticket_by_id, workspace_id_for_guild
 
@@ -178,16 +178,20 @@ class FrontdeskBot(commands.Bot):
             tx.actor = await self.actor_of(tx, user)
             yield tx
 
-    async def actor_of(self, tx: Tx, user: discord.abc.User, *,
-                       workspace_settings: dict[str, Any] | None = None) -> Actor:
+    async def actor_of(self, tx: Tx, user: discord.abc.User) -> Actor:
         """In a transaction of the desk's, the Discord user ``user`` as the permission module
         sees them: their member found (created as a customer when new), with their roles and
-        powers brought up to date from what Discord sent. ``workspace_settings`` saves a read
-        when the caller has them."""
-        member = await member_for_discord_user(
+        powers brought up to date from what Discord sent."""
+        return (await self.actors_of(tx, [user]))[0]
+
+    async def actors_of(self, tx: Tx, users: list[discord.abc.User], *,
+                        workspace_settings: dict[str, Any] | None = None) -> list[Actor]:
+        """``actor_of`` for several users (in their order), their teams read at once.
+        ``workspace_settings`` saves a read when the caller has them."""
+        members = [await member_for_discord_user(
             tx, user_id=user.id, display_name=getattr(user, "display_name", None) or user.name,
-            role_ids=discord_role_ids(user), powers=discord_powers(user))
-        return await actor_for_member(tx, member, workspace_settings=workspace_settings)
+            role_ids=discord_role_ids(user), powers=discord_powers(user)) for user in users]
+        return await actors_for_members(tx, members, workspace_settings=workspace_settings)
 
     async def rehearse_open(self, workspace_id: int, user: discord.abc.User, **ticket: Any) -> int:
         """Run ``open_ticket`` as ``user`` and roll it back, before anything is made in Discord:

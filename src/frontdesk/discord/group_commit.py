@@ -282,7 +282,11 @@ class GroupCommit:
             stores = [r for r in requests if isinstance(r, StoreRequest)]
             await preload_tickets(tx, {r.place.number for r in stores if r.place is not None})
             await preload_discord_members(tx, {r.author.id for r in stores})
-            actors: dict[int, Actor] = {}
+            # Every author's permission view before the first message is added: a read after
+            # that would flush the messages added so far one at a time.
+            authors = list({r.author.id: r.author for r in stores}.values())
+            actors = dict(zip((a.id for a in authors),
+                              await self.bot.actors_of(tx, authors, workspace_settings=settings), strict=True))
             pending: list[_Pending] = []
 
             async def complete() -> None:
@@ -306,11 +310,7 @@ class GroupCommit:
                     continue
                 if request.reply_to is not None:
                     await complete()
-                actor = actors.get(request.author.id)
-                if actor is None:
-                    actor = actors[request.author.id] = await self.bot.actor_of(tx, request.author,
-                                                                                workspace_settings=settings)
-                tx.actor = actor
+                actor = tx.actor = actors[request.author.id]
                 try:
                     pending.append(await _prepare(tx, index, request, actor))
                 finally:
