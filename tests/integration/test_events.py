@@ -188,3 +188,17 @@ async def test_a_failed_action_leaves_no_rows_behind(world):
     assert await count(world, Ticket) == 1
     assert await count(world, Conversation) == 1
     assert await count(world, Event, Event.type == ev.TICKET_CLOSED) == 0
+
+
+async def test_rows_inserted_together_in_one_flush_each_get_their_own_id(world):
+    # A flush inserts many rows of a table in one statement (the relay's group commit writes
+    # a batch's messages and events so); each object must come back with its own row's id.
+    from sqlalchemy import select
+
+    async with world.tx("staff") as tx:
+        recorded = [await tx.record("test.batch", order=i) for i in range(40)]
+        await tx.session.flush()
+        ids = [e.id for e in recorded]
+        rows = dict((await tx.session.execute(select(Event.id, Event.payload).where(Event.id.in_(ids)))).all())
+    assert len(set(ids)) == 40
+    assert [rows[i]["order"] for i in ids] == list(range(40))

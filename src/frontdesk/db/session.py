@@ -23,6 +23,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
+from sqlalchemy.sql.compiler import InsertmanyvaluesSentinelOpts
 
 
 def _sqlite_engine(url: str, *, immediate: bool, busy_timeout_ms: int) -> AsyncEngine:
@@ -45,6 +46,11 @@ def _sqlite_engine(url: str, *, immediate: bool, busy_timeout_ms: int) -> AsyncE
     def _on_begin(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
+    # Let a flush insert many rows of a table in one INSERT ... RETURNING (as on PostgreSQL)
+    # instead of one statement per row. SQLAlchemy needs to match returned ids to rows; it
+    # does so by sorting the ids, which is right here: every table's id is SQLite's rowid,
+    # which one statement hands out in ascending order, row after row of its VALUES.
+    engine.sync_engine.dialect.insertmanyvalues_implicit_sentinel = InsertmanyvaluesSentinelOpts.AUTOINCREMENT
     return engine
 
 
