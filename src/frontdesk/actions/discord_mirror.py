@@ -25,6 +25,7 @@ import uuid
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm.util import identity_key
 
 from frontdesk.actions.base import Tx
 from frontdesk.actions.outbox import enqueue
@@ -145,8 +146,7 @@ async def _workspace_discord(tx: Tx) -> tuple[str | None, DiscordSettings | None
     cached = getattr(tx, "_discord_mirror_workspace", None)
     if cached is not None:
         return cached  # type: ignore[no-any-return]
-    row = (await tx.session.execute(select(Workspace.discord_guild_id, Workspace.settings)
-                                    .where(Workspace.id == tx.workspace_id))).first()
+    row = await tx.session.get(Workspace, tx.workspace_id)  # no read when loaded already
     found = _NO_DISCORD
     if row is not None and row.discord_guild_id:
         found = (row.discord_guild_id, DiscordSettings.of(row.settings))  # type: ignore[assignment]
@@ -186,8 +186,13 @@ async def _postable_messages(tx: Tx, events: list[Any]) -> set[int]:
     ids.discard(None)
     if not ids:
         return set()
-    rows = await tx.session.execute(select(Message.id, Message.external_id).where(Message.id.in_(ids)))
-    return {row.id for row in rows if not (row.external_id or "").startswith("discord:")}
+    # The messages this transaction wrote and still holds are read off the session.
+    loaded = {i: m for i in ids if (m := tx.session.identity_map.get(identity_key(Message, i))) is not None}
+    external = {i: m.external_id for i, m in loaded.items()}
+    if len(loaded) < len(ids):
+        external.update((await tx.session.execute(
+            select(Message.id, Message.external_id).where(Message.id.in_(ids - set(loaded))))).all())
+    return {i for i, external_id in external.items() if not (external_id or "").startswith("discord:")}
 
 
 async def _staff_channels(tx: Tx, events: list[Any], settings: DiscordSettings) -> None:

@@ -16,7 +16,7 @@ from sqlalchemy import delete, select
 from frontdesk.actions.base import Tx, _load_type, ticket_for, touch
 from frontdesk.db.models import SlaDeadline, Ticket, Workspace
 from frontdesk.domain import events as ev
-from frontdesk.domain.errors import Conflict
+from frontdesk.domain.errors import Conflict, NotFound
 from frontdesk.domain.permissions import Capability
 from frontdesk.domain.policies import Policies
 from frontdesk.domain.sla import SlaClock, SlaPolicy, clock_runs
@@ -29,9 +29,11 @@ NO_FOLLOW_UP_REASONS = frozenset({CloseReason.USER_UNRESPONSIVE, CloseReason.SPA
 async def load_policies(tx: Tx) -> Policies:
     """The workspace's policies, read once per transaction."""
     if tx.policies is None:
-        row = (await tx.session.execute(
-            select(Workspace.settings, Workspace.timezone).where(Workspace.id == tx.workspace_id))).one()
-        tx.policies = Policies.parse(row.settings, timezone=row.timezone)
+        # By primary key: no read when the transaction has the workspace loaded already.
+        workspace = await tx.session.get(Workspace, tx.workspace_id)
+        if workspace is None:
+            raise NotFound("workspace not found")
+        tx.policies = Policies.parse(workspace.settings, timezone=workspace.timezone)
     return tx.policies
 
 

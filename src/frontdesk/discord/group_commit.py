@@ -43,6 +43,7 @@ import discord
 from frontdesk.actions.base import Tx, get_workspace, preload_tickets
 from frontdesk.actions.discord import link_messages, preload_discord_members
 from frontdesk.actions.messages import PreparedMessage, finish_message, prepare_message
+from frontdesk.db.models import Message
 from frontdesk.domain import events as ev
 from frontdesk.domain.errors import NotPermitted, TicketClosed
 from frontdesk.domain.permissions import Actor, require_staff
@@ -278,15 +279,19 @@ class GroupCommit:
         links: list[tuple[int, str | int, str | int, str]] = []
         async with self.bot.as_desk(workspace_id) as tx:
             desk = tx.actor
-            settings = (await get_workspace(tx)).settings or {}  # read once for every author's actor
+            # Held until the commit (the hooks run inside this block), with the messages written:
+            # what the actions and hooks read of them again (policies, the mirror) is then found
+            # in the session without a read.
+            workspace = await get_workspace(tx)
+            written: list[Message] = []
             stores = [r for r in requests if isinstance(r, StoreRequest)]
             await preload_tickets(tx, {r.place.number for r in stores if r.place is not None})
             await preload_discord_members(tx, {r.author.id for r in stores})
             # Every author's permission view before the first message is added: a read after
             # that would flush the messages added so far one at a time.
             authors = list({r.author.id: r.author for r in stores}.values())
-            actors = dict(zip((a.id for a in authors),
-                              await self.bot.actors_of(tx, authors, workspace_settings=settings), strict=True))
+            views = await self.bot.actors_of(tx, authors, workspace_settings=workspace.settings or {})
+            actors = dict(zip((a.id for a in authors), views, strict=True))
             pending: list[_Pending] = []
 
             async def complete() -> None:
@@ -294,6 +299,7 @@ class GroupCommit:
                     return
                 await tx.session.flush()
                 for item in pending:
+                    written.append(item.prepared.message)
                     tx.actor = item.actor
                     try:
                         answers[item.index] = await _finish(tx, item, links)
