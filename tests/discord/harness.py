@@ -312,6 +312,12 @@ class DiscordStandIn:
     requests: list[Recorded] = field(default_factory=list)
     channels: dict[str, dict[str, Any]] = field(default_factory=dict)
     messages: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Who is in each thread (thread id -> user ids, in the order they joined), and the members
+    # of each server the stand-in knows (server id -> user id -> member JSON): what answers
+    # ``GET /channels/{id}/thread-members`` and decides whom a role mention brings into a
+    # private thread.
+    thread_members: dict[str, list[str]] = field(default_factory=dict)
+    guild_members: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     global_commands: list[dict[str, Any]] = field(default_factory=list)
     base_url: str = ""
     # The gateway: GUILD_CREATE payloads sent after READY to each connection (a shard gets
@@ -489,9 +495,38 @@ class DiscordStandIn:
         self.channels[data["id"]] = data
         return data
 
+    def add_guild_member(self, guild_id: str, user: dict[str, Any], *, roles: list[str] | None = None
+                         ) -> dict[str, Any]:
+        member = payloads.member(user, roles=roles)
+        self.guild_members.setdefault(guild_id, {})[user["id"]] = member
+        return member
+
+    def join_thread(self, thread_id: str, user_id: str) -> bool:
+        """Put ``user_id`` in the thread; False when they were in it already."""
+        members = self.thread_members.setdefault(thread_id, [])
+        if user_id in members:
+            return False
+        members.append(user_id)
+        return True
+
+    def _mentioned_into_thread(self, channel_id: str, body: dict[str, Any]) -> None:
+        """A message in a private thread brings in the members of the roles it mentions (those
+        its allowed mentions let through), as Discord does."""
+        channel = self.channels.get(channel_id)
+        if channel is None or channel.get("type") != ChannelType.PRIVATE_THREAD:
+            return
+        roles = set(re.findall(r"<@&(\d+)>", body.get("content") or ""))
+        allowed = body.get("allowed_mentions")
+        if allowed is not None and "roles" not in (allowed.get("parse") or []):
+            roles &= {str(r) for r in allowed.get("roles") or []}
+        for user_id, member in self.guild_members.get(channel["guild_id"], {}).items():
+            if roles & set(member.get("roles") or []):
+                self.join_thread(channel_id, user_id)
+
     def _message(self, channel_id: str, body: dict[str, Any] | None, *, author: dict[str, Any] | None = None,
                  message_id: str | None = None) -> dict[str, Any]:
         body = body or {}
+        self._mentioned_into_thread(channel_id, body)
         message = payloads.message(channel_id, author or self.bot_user, body.get("content") or "", id=message_id)
         message["embeds"] = body.get("embeds") or []
         message["components"] = body.get("components") or []
@@ -580,6 +615,7 @@ def _edit_message(s: DiscordStandIn, r: Recorded, m: re.Match[str]) -> tuple[int
         return 404, discord_error(10008, "Unknown Message")
     message.update({k: v for k, v in (r.json or {}).items() if k in ("content", "embeds", "components", "flags")})
     message["edited_timestamp"] = now_iso()
+    s._mentioned_into_thread(message["channel_id"], r.json or {})
     return 200, message
 
 
@@ -603,10 +639,49 @@ def _create_thread(s: DiscordStandIn, r: Recorded, m: re.Match[str]) -> tuple[in
     thread = payloads.thread(parent["guild_id"], parent["id"], name=body.get("name", "thread"),
                              owner_id=s.bot_user["id"], private=private, applied_tags=body.get("applied_tags"))
     s._new_channel(thread)
+    s.join_thread(thread["id"], s.bot_user["id"])  # who makes a thread is in it
     if parent["type"] == ChannelType.FORUM:
         # A forum post is a thread whose first message has the thread's id.
         thread["message"] = s._message(thread["id"], body.get("message"), message_id=thread["id"])
     return 201, thread
+
+
+def _thread_members(s: DiscordStandIn, r: Recorded, m: re.Match[str]) -> tuple[int, Any]:
+    """A thread's members, by user id; ``with_member=true`` pages them (``limit``, ``after``)
+    and adds each one's server member."""
+    channel = s.channels.get(m.group("channel"))
+    if channel is None or "thread_metadata" not in channel:
+        return 404, UNKNOWN_CHANNEL
+    users = sorted(s.thread_members.get(channel["id"], []), key=int)
+    with_member = r.query.get("with_member") in ("true", "True", "1")
+    if with_member:
+        after = int(r.query.get("after", "0"))
+        users = [u for u in users if int(u) > after][:int(r.query.get("limit", "100"))]
+    known = s.guild_members.get(channel["guild_id"], {})
+    answer = []
+    for user_id in users:
+        entry: dict[str, Any] = {"id": channel["id"], "user_id": user_id, "join_timestamp": now_iso(), "flags": 0}
+        if with_member:
+            user = s.bot_user if user_id == s.bot_user["id"] else payloads.user(id=user_id)
+            entry["member"] = known.get(user_id) or payloads.member(user)
+        answer.append(entry)
+    return 200, answer
+
+
+def _add_thread_member(s: DiscordStandIn, r: Recorded, m: re.Match[str]) -> tuple[int, Any]:
+    if m.group("channel") not in s.channels:
+        return 404, UNKNOWN_CHANNEL
+    s.join_thread(m.group("channel"), m.group("user"))
+    return 204, None
+
+
+def _remove_thread_member(s: DiscordStandIn, r: Recorded, m: re.Match[str]) -> tuple[int, Any]:
+    if m.group("channel") not in s.channels:
+        return 404, UNKNOWN_CHANNEL
+    members = s.thread_members.get(m.group("channel"), [])
+    if m.group("user") in members:
+        members.remove(m.group("user"))
+    return 204, None
 
 
 def _interaction_callback(s: DiscordStandIn, r: Recorded, m: re.Match[str]) -> tuple[int, Any]:
@@ -715,8 +790,9 @@ _ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
         ("DELETE", "/channels/{channel}/permissions/{overwrite}", _no_content),
         ("POST", "/channels/{channel}/threads", _create_thread),
         ("POST", "/channels/{channel}/messages/{message}/threads", _create_thread),
-        ("PUT", "/channels/{channel}/thread-members/{user}", _no_content),
-        ("DELETE", "/channels/{channel}/thread-members/{user}", _no_content),
+        ("GET", "/channels/{channel}/thread-members", _thread_members),
+        ("PUT", "/channels/{channel}/thread-members/{user}", _add_thread_member),
+        ("DELETE", "/channels/{channel}/thread-members/{user}", _remove_thread_member),
         ("POST", "/channels/{channel}/webhooks", _create_webhook),
         ("POST", "/webhooks/{webhook}/{token}", _execute_webhook),
         ("POST", "/interactions/{interaction}/{token}/callback", _interaction_callback),

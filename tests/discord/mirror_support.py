@@ -76,13 +76,18 @@ class MirrorWorld:
         if mode == "channel":
             channel = payloads.text_channel(self.guild_id, name=f"{opener}-ticket", parent_id=self.category)
         elif mode == "thread":
-            channel = payloads.thread(self.guild_id, self.thread_parent, name=f"{opener}-ticket")
+            channel = payloads.thread(self.guild_id, self.thread_parent, name=f"{opener}-ticket",
+                                      owner_id=self.stand_in.bot_user["id"])
+            # As the panel made it: the bot, the opener, and the staff its welcome mentioned.
+            for user_id in (self.stand_in.bot_user["id"], self.users[opener]["id"]):
+                self.stand_in.join_thread(channel["id"], user_id)
         else:
             channel = payloads.thread(self.guild_id, self.forum, name=forum_post_name(number=0, title=title),
                                       private=False)
         self.stand_in.channels[channel["id"]] = channel
-        welcome = self.stand_in._message(channel["id"], {"content": "Welcome!", "components": [
-            payloads.action_row(payloads.button("fd:human:0", "Request human"))]})
+        buttons = [payloads.action_row(payloads.button("fd:human:0", "Request human"))]
+        welcome = self.stand_in._message(channel["id"], {"content": f"<@&{self.staff_role}> Welcome!",
+                                                         "components": buttons})
         async with self.tx() as tx:
             ticket = await open_ticket(tx, type_id=self.type_ids[type_name or MODES[mode]], title=title,
                                        opener_id=self.member_ids[opener], channel=CONVERSATION[mode],
@@ -137,6 +142,11 @@ class MirrorWorld:
     def channel(self, channel_id: str) -> dict[str, Any]:
         return self.stand_in.channels[channel_id]
 
+    def in_thread(self, channel_id: str) -> set[str]:
+        """Who is in a thread, by the keys of ``users`` (and "bot")."""
+        names = {u["id"]: k for k, u in self.users.items()} | {self.stand_in.bot_user["id"]: "bot"}
+        return {names.get(u, u) for u in self.stand_in.thread_members.get(channel_id, [])}
+
 
 async def build_mirror_world(desk: Desk, stand_in: DiscordStandIn) -> MirrorWorld:
     guild_id = snowflake()
@@ -152,6 +162,7 @@ async def build_mirror_world(desk: Desk, stand_in: DiscordStandIn) -> MirrorWorl
         await m.update_workspace(tx, settings={"management_role_ids": [world.management_role]})
         for key, name, role, roles in people:
             world.users[key] = payloads.user(username=key, global_name=name)
+            stand_in.add_guild_member(guild_id, world.users[key], roles=roles)
             member = await m.add_member(tx, display_name=name, role=role, discord_user_id=world.users[key]["id"],
                                         discord_role_ids=roles)
             world.member_ids[key] = member.id

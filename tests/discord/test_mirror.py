@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import discord
+import pytest
 from sqlalchemy import event as sa_event
 
 from frontdesk.actions import tickets as t
-from frontdesk.actions.discord_mirror import POST, SYNC
+from frontdesk.actions.discord_mirror import POST, SYNC, resync
 from frontdesk.actions.messages import add_note, post_message
 from frontdesk.db.models import OutboxItem
+from frontdesk.domain.errors import NotPermitted
 from tests.discord import mirror_support as support
-from tests.discord.harness import MISSING_PERMISSIONS, DiscordStandIn
+from tests.discord.harness import MISSING_PERMISSIONS, DiscordHarness, DiscordStandIn, now_iso, payloads
 from tests.discord.mirror_support import MirrorWorld, bodies
 
 mw, mirror_env, rest_client = support.mw, support.mirror_env, support.rest_client  # fixtures
@@ -112,6 +114,150 @@ async def test_adding_a_user_to_a_thread_ticket_adds_them_to_the_thread(mw: Mirr
     await mw.run("sam", t.add_participant, placed.number, mw.member_ids["pat"])
     await mw.deliver()
     assert mw.stand_in.seen("PUT", f"/channels/{placed.channel_id}/thread-members/{mw.users['pat']['id']}")
+
+
+async def test_lockdown_in_thread_mode_takes_staff_who_are_not_management_out_of_the_thread(
+        mw: MirrorWorld) -> None:
+    placed = await mw.ticket("thread")
+    await mw.run("sam", t.add_participant, placed.number, mw.member_ids["pat"])
+    await mw.deliver()
+    mw.stand_in.join_thread(placed.channel_id, mw.users["max"]["id"])
+    assert mw.in_thread(placed.channel_id) == {"bot", "casey", "sam", "pat", "max"}
+    await mw.run("max", t.lockdown_ticket, placed.number)
+    await mw.deliver()
+    assert mw.in_thread(placed.channel_id) == {"bot", "casey", "pat", "max"}
+    [removed] = mw.stand_in.seen("DELETE", f"/channels/{placed.channel_id}/thread-members/\\d+")
+    assert removed.path.endswith(mw.users["sam"]["id"])
+    [listing] = mw.stand_in.seen("GET", f"/channels/{placed.channel_id}/thread-members")
+    assert listing.query["with_member"] == "true"
+    place = await mw.place(placed.ticket_id)
+    assert place.applied["locked_out"] == [mw.users["sam"]["id"]] and "last_error" not in place.applied
+    # A later sync under lockdown finds nobody to take out, and forgets nobody.
+    await mw.run("max", t.set_priority, placed.number, "high")
+    await mw.deliver()
+    assert len(mw.stand_in.seen("DELETE", f"/channels/{placed.channel_id}/thread-members/\\d+")) == 1
+    assert (await mw.place(placed.ticket_id)).applied["locked_out"] == [mw.users["sam"]["id"]]
+
+
+async def test_unlock_in_thread_mode_brings_back_the_staff_the_lockdown_took_out(mw: MirrorWorld) -> None:
+    placed = await mw.ticket("thread")
+    await mw.run("max", t.lockdown_ticket, placed.number)
+    await mw.deliver()
+    assert "sam" not in mw.in_thread(placed.channel_id)
+    await mw.run("max", t.unlock_ticket, placed.number)
+    await mw.deliver()
+    assert mw.in_thread(placed.channel_id) == {"bot", "casey", "sam"}
+    assert mw.stand_in.seen("PUT", f"/channels/{placed.channel_id}/thread-members/{mw.users['sam']['id']}")
+    assert "locked_out" not in (await mw.place(placed.ticket_id)).applied
+
+
+async def test_unlock_does_not_bring_back_someone_who_may_not_see_the_ticket(mw: MirrorWorld) -> None:
+    placed = await mw.ticket("thread")
+    stranger = payloads.user(username="lee")  # in the thread, unknown to the desk, no staff role
+    mw.stand_in.add_guild_member(mw.guild_id, stranger)
+    mw.stand_in.join_thread(placed.channel_id, stranger["id"])
+    await mw.run("max", t.lockdown_ticket, placed.number)
+    await mw.deliver()
+    assert (await mw.place(placed.ticket_id)).applied["locked_out"] == sorted(
+        [mw.users["sam"]["id"], stranger["id"]], key=int)
+    await mw.run("max", t.unlock_ticket, placed.number)
+    await mw.deliver()
+    assert mw.in_thread(placed.channel_id) == {"bot", "casey", "sam"}
+    assert not mw.stand_in.seen("PUT", f"/channels/{placed.channel_id}/thread-members/{stranger['id']}")
+    assert "locked_out" not in (await mw.place(placed.ticket_id)).applied
+
+
+async def test_a_management_role_keeps_someone_the_desk_does_not_know_in_a_locked_thread(
+        mw: MirrorWorld) -> None:
+    placed = await mw.ticket("thread")
+    lead = payloads.user(username="lead")
+    mw.stand_in.add_guild_member(mw.guild_id, lead, roles=[mw.management_role])
+    mw.stand_in.join_thread(placed.channel_id, lead["id"])
+    await mw.run("max", t.lockdown_ticket, placed.number)
+    await mw.deliver()
+    assert mw.in_thread(placed.channel_id) == {"bot", "casey", lead["id"]}
+
+
+async def test_roles_discord_reports_now_decide_who_stays_in_a_locked_thread(mw: MirrorWorld) -> None:
+    placed = await mw.ticket("thread")
+    # Sam was made management in Discord; the desk has not heard of it yet.
+    mw.stand_in.guild_members[mw.guild_id][mw.users["sam"]["id"]]["roles"] = [mw.management_role]
+    await mw.run("max", t.lockdown_ticket, placed.number)
+    await mw.deliver()
+    assert "sam" in mw.in_thread(placed.channel_id)
+    assert "locked_out" not in (await mw.place(placed.ticket_id)).applied
+
+
+async def test_lockdown_in_thread_mode_reads_every_page_of_a_large_thread(mw: MirrorWorld) -> None:
+    placed = await mw.ticket("thread")
+    crowd = [payloads.user(username=f"fan{i}") for i in range(150)]
+    for user in crowd:
+        mw.stand_in.add_guild_member(mw.guild_id, user)
+        mw.stand_in.join_thread(placed.channel_id, user["id"])
+    await mw.run("max", t.lockdown_ticket, placed.number)
+    await mw.deliver()
+    assert mw.in_thread(placed.channel_id) == {"bot", "casey"}
+    pages = mw.stand_in.seen("GET", f"/channels/{placed.channel_id}/thread-members")
+    assert len(pages) == 2 and pages[1].query["after"] != "0"
+
+
+async def test_a_lockdown_refused_by_discord_keeps_the_error_and_locks_out_nobody(mw: MirrorWorld) -> None:
+    placed = await mw.ticket("thread")
+    mw.stand_in.script("DELETE", f"/channels/{placed.channel_id}/thread-members/\\d+", 403, MISSING_PERMISSIONS,
+                       times=None)
+    await mw.run("max", t.lockdown_ticket, placed.number)
+    await mw.deliver()
+    assert "sam" in mw.in_thread(placed.channel_id)
+    [sync] = await mw.outbox(SYNC)
+    assert sync.status == "done"
+    place = await mw.place(placed.ticket_id)
+    assert "lock out member" in place.applied["last_error"] and "50013" in place.applied["last_error"]
+    assert "locked_out" not in place.applied
+
+
+async def test_staff_mentioned_into_a_locked_thread_are_taken_out_again(mw: MirrorWorld,
+                                                                      harness: DiscordHarness) -> None:
+    placed = await mw.ticket("thread")
+    thread = mw.channel(placed.channel_id)
+    guild = payloads.guild(id=mw.guild_id, threads=[thread], channels=[mw.channel(mw.thread_parent)],
+                           members=[payloads.member(u) for u in mw.users.values()])
+    await harness.connect([guild])
+    await mw.run("max", t.lockdown_ticket, placed.number)
+    await mw.deliver()
+    assert "sam" not in mw.in_thread(placed.channel_id)
+    # Someone mentions the staff role in the thread: Discord brings Sam back in, and says so.
+    mw.stand_in.join_thread(placed.channel_id, mw.users["sam"]["id"])
+    joined = {"id": placed.channel_id, "user_id": mw.users["sam"]["id"], "join_timestamp": now_iso(), "flags": 0,
+              "member": mw.stand_in.guild_members[mw.guild_id][mw.users["sam"]["id"]]}
+    harness.feed("THREAD_MEMBERS_UPDATE", {"id": placed.channel_id, "guild_id": mw.guild_id, "member_count": 3,
+                                           "added_members": [joined], "removed_member_ids": []})
+    await harness.drain()
+    await mw.deliver()
+    assert mw.in_thread(placed.channel_id) == {"bot", "casey"}
+    assert len(mw.stand_in.seen("DELETE", f"/channels/{placed.channel_id}/thread-members/\\d+")) == 2
+
+
+async def test_someone_joining_an_open_thread_asks_for_no_sync(mw: MirrorWorld, harness: DiscordHarness) -> None:
+    placed = await mw.ticket("thread")
+    thread = mw.channel(placed.channel_id)
+    await harness.connect([payloads.guild(id=mw.guild_id, threads=[thread],
+                                          channels=[mw.channel(mw.thread_parent)])])
+    before = len(await mw.outbox(SYNC))
+    joined = {"id": placed.channel_id, "user_id": mw.users["pat"]["id"], "join_timestamp": now_iso(), "flags": 0}
+    harness.feed("THREAD_MEMBERS_UPDATE", {"id": placed.channel_id, "guild_id": mw.guild_id, "member_count": 3,
+                                           "added_members": [joined], "removed_member_ids": []})
+    await harness.drain()
+    assert len(await mw.outbox(SYNC)) == before
+
+
+async def test_only_the_desk_asks_for_a_discord_sync(mw: MirrorWorld) -> None:
+    placed = await mw.ticket("thread")
+    before = len(await mw.outbox(SYNC))
+    with pytest.raises(NotPermitted):
+        await mw.run("max", resync, placed.ticket_id)
+    assert len(await mw.outbox(SYNC)) == before
+    assert await mw.run("system", resync, placed.ticket_id) is True
+    assert len(await mw.outbox(SYNC)) == before + 1
 
 
 async def test_a_staff_reply_made_outside_discord_is_posted_in_the_channel(mw: MirrorWorld) -> None:

@@ -10,7 +10,7 @@ from frontdesk.actions import members as m
 from frontdesk.actions.base import Desk
 from frontdesk.actions.discord import place_ticket
 from frontdesk.actions.lifecycle import close_ticket
-from frontdesk.actions.tickets import open_ticket
+from frontdesk.actions.tickets import lockdown_ticket, open_ticket
 from frontdesk.db.models import Ticket
 from frontdesk.discord.send import NEEDS_USER, NOT_THE_OPENER
 from frontdesk.domain.discord import STAFF_ANONYMOUS_NAME
@@ -292,6 +292,22 @@ async def test_a_message_in_a_closed_tickets_post_is_ignored(desk: Desk, harness
 
     assert await counts(desk) == before
     assert len(dm_posts(harness.stand_in, opened.dm_channel["id"])) == 1
+
+
+async def test_under_lockdown_a_regular_staff_message_in_the_post_is_neither_stored_nor_forwarded(
+        desk: Desk, harness: DiscordHarness) -> None:
+    # Discord shows a forum post to everyone who sees the forum; the desk still keeps regular
+    # staff out of a locked ticket (docs/decisions.md, "Lockdown in Discord, mode by mode").
+    opened = await open_by_dm(harness, desk)
+    async with desk.tx(SYSTEM, opened.server.workspace_id) as tx:
+        await lockdown_ticket(tx, opened.number)
+    before = await counts(desk)
+
+    in_post(harness, opened.server, opened.post_id, "psst, what is this about?")
+    await harness.drain()
+
+    assert await counts(desk) == before
+    assert len(dm_posts(harness.stand_in, opened.dm_channel["id"])) == 1  # "Message sent" only
 
 
 async def test_send_outside_a_ticket_dms_the_user_and_records_nothing(desk: Desk, harness: DiscordHarness) -> None:

@@ -16,7 +16,8 @@ Outbox kinds (payloads are ids; handlers read the current state when they run):
 * ``discord.dm``: the close DM (note, transcript link, CSAT buttons), close-request prompts
   and their settling (deleted when withdrawn, edited when answered).
 
-Also here: the desk-only writes the handlers make afterwards (``save_applied``).
+Also here: the desk-only writes the handlers make afterwards (``save_applied``), and the
+bot's request for a sync when Discord changed a place behind the desk's back (``resync``).
 """
 
 from __future__ import annotations
@@ -211,6 +212,21 @@ async def _staff_channels(tx: Tx, events: list[Any], settings: DiscordSettings) 
 async def _staff_post(tx: Tx, event: Any, channel: str) -> None:
     await enqueue(tx, STAFF_LOG, {"event_id": event.id, "channel": channel},
                   key=f"{STAFF_LOG}:{channel}:{event.id}", lane=f"discord-staff:{tx.workspace_id}")
+
+
+async def resync(tx: Tx, ticket_id: int) -> bool:
+    """Enqueue a ``discord.sync`` of ticket ``ticket_id``'s place, for a change made in Discord
+    that the desk must undo (someone brought into a locked-down thread). The desk only; emits
+    no event. False when the ticket has no open place."""
+    if not tx.actor.is_system:
+        raise NotPermitted("only the desk itself asks for a Discord sync")
+    place = await tx.session.scalar(select(DiscordTicket).where(DiscordTicket.ticket_id == ticket_id,
+                                                                DiscordTicket.workspace_id == tx.workspace_id))
+    if place is None or place.state != "open":
+        return False
+    await enqueue(tx, SYNC, {"ticket_id": ticket_id}, key=f"{SYNC}:{_transaction_token(tx)}:{ticket_id}",
+                  lane=lane(ticket_id))
+    return True
 
 
 # --- what the handlers record -------------------------------------------------------------------------------

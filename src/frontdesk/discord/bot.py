@@ -15,10 +15,12 @@ from discord.ext import commands
 
 from frontdesk.actions.base import Desk, Tx
 from frontdesk.actions.discord import member_for_discord_user
+from frontdesk.actions.discord_mirror import resync
 from frontdesk.actions.guilds import workspace_for_guild
 from frontdesk.actions.members import actors_for_members
 from frontdesk.domain.permissions import ADMINISTRATOR, MANAGE_CHANNELS, Actor
 from frontdesk.queries.discord import ticket_by_id, workspace_id_for_guild
+from frontdesk.queries.discord_mirror import locked_thread_ticket
 
 log = logging.getLogger("frontdesk.discord")
 # frontdesk never joins voice channels; without this discord.py warns at every start that the
@@ -250,6 +252,18 @@ class FrontdeskBot(commands.Bot):
 
     async def on_guild_available(self, guild: discord.Guild) -> None:
         await self.ensure_workspace(guild)
+
+    async def on_thread_member_join(self, member: discord.ThreadMember) -> None:
+        """Someone came into a thread (a role mention brings its members into a private
+        thread): when it is a locked-down ticket's, the mirror takes out whoever may not see it."""
+        workspace_id = await self.workspace_id_of(member.thread.guild.id)
+        if workspace_id is None:
+            return
+        async with self.desk.read(Actor.system(BOT_ACTOR), workspace_id) as tx:
+            ticket_id = await locked_thread_ticket(tx, member.thread.id)
+        if ticket_id is not None:
+            async with self.as_desk(workspace_id) as tx:
+                await resync(tx, ticket_id)
 
     async def ensure_workspace(self, guild: discord.Guild) -> int:
         """The workspace of ``guild``, created when the bot first sees the server."""

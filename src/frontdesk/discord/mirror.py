@@ -251,6 +251,12 @@ class _Steps:
                                                                "error": describe(exc)})
             return None
 
+    async def done(self, what: str, call: Callable[[], Awaitable[Any]]) -> bool:
+        """``run`` for a call that answers nothing: whether Discord did it."""
+        problems = len(self.problems)
+        await self.run(what, call)
+        return not self.gone and len(self.problems) == problems
+
 
 async def sync_place(desk: Desk, item: OutboxItem) -> Outcome:
     """Bring the ticket's channel, thread or post in line with the ticket."""
@@ -281,7 +287,7 @@ async def sync_place(desk: Desk, item: OutboxItem) -> Outcome:
             if place.mode == "channel":
                 applied.update(await _sync_structure(http, state, channel or {}, steps))
             elif place.mode == "thread":
-                applied.update(await _sync_members(http, state, steps))
+                applied.update(await _sync_members(desk, item, http, state, steps))
             name = desired_name(state)
             if (channel or {}).get("name") != name:
                 renamed = await steps.run("rename", lambda: http.edit_channel(place.channel_id, name=name,
@@ -328,16 +334,61 @@ async def _sync_structure(http: HTTPClient, state: q.TicketPlace, channel: dict[
             "overwrites": [o["id"] for o in overwrites]}
 
 
-async def _sync_members(http: HTTPClient, state: q.TicketPlace, steps: _Steps) -> dict[str, Any]:
-    """Thread mode: the opener and added users are members of the private thread."""
+async def _sync_members(desk: Desk, item: OutboxItem, http: HTTPClient, state: q.TicketPlace,
+                        steps: _Steps) -> dict[str, Any]:
+    """Thread mode: the opener and added users are members of the private thread. A private
+    thread has no overwrites, so lockdown is done with its members: everyone in it whom the
+    permission module no longer lets see the ticket (staff who are not management) is taken
+    out and remembered in ``applied["locked_out"]``; after an unlock those who may see it
+    again are put back."""
+    thread = state.place.channel_id
     wanted = sorted({*([state.user_id] if state.user_id else []), *state.participant_user_ids})
     before = set(state.place.applied.get("members") or [])
     for user in wanted:
         if user not in before:
-            await steps.run("add member", lambda u=user: http.add_user_to_thread(state.place.channel_id, u))
+            await steps.run("add member", lambda u=user: http.add_user_to_thread(thread, u))
     for user in sorted(before - set(wanted)):
-        await steps.run("remove member", lambda u=user: http.remove_user_from_thread(state.place.channel_id, u))
-    return {"members": wanted} if set(wanted) != before else {}
+        await steps.run("remove member", lambda u=user: http.remove_user_from_thread(thread, u))
+    applied: dict[str, Any] = {"members": wanted} if set(wanted) != before else {}
+    earlier = set(state.place.applied.get("locked_out") or [])
+    locked_out = set(earlier)
+    if state.ticket.lockdown:
+        present = await steps.run("read thread members", lambda: thread_members(http, thread))
+        if present is not None:
+            keep = await _read(desk, item, q.who_may_see, state.ticket.id, present)
+            keep |= {await bot_user_id(http), *wanted}
+            for user in sorted(set(present) - keep, key=int):
+                if await steps.done("lock out member", lambda u=user: http.remove_user_from_thread(thread, u)):
+                    locked_out.add(user)
+    elif earlier:
+        back = await _read(desk, item, q.who_may_see, state.ticket.id, dict.fromkeys(earlier))
+        locked_out -= earlier - back  # no longer staff: they stay out, and are forgotten
+        for user in sorted(back, key=int):
+            if await steps.done("let member back", lambda u=user: http.add_user_to_thread(thread, u)):
+                locked_out.discard(user)
+    if locked_out != earlier:
+        applied["locked_out"] = sorted(locked_out, key=int) or None
+    return applied
+
+
+THREAD_MEMBERS_PAGE = 100
+
+
+async def thread_members(http: HTTPClient, thread_id: str) -> dict[str, frozenset[str] | None]:
+    """Everyone in a thread (user id -> their server roles), page by page. Reading other
+    members' roles needs the Server Members intent, which the bot asks for."""
+    found: dict[str, frozenset[str] | None] = {}
+    after = 0
+    while True:
+        page = await http.request(Route("GET", "/channels/{channel_id}/thread-members", channel_id=thread_id),
+                                  params={"with_member": "true", "limit": THREAD_MEMBERS_PAGE, "after": after})
+        for entry in page:
+            member = entry.get("member")
+            found[str(entry["user_id"])] = (frozenset(str(r) for r in member.get("roles") or [])
+                                            if member is not None else None)
+        if len(page) < THREAD_MEMBERS_PAGE:
+            return found
+        after = max(int(entry["user_id"]) for entry in page)
 
 
 async def _sync_tags(http: HTTPClient, state: q.TicketPlace, channel: dict[str, Any],

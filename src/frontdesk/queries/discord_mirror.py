@@ -3,13 +3,14 @@ now, where it lives, and who may see its channel."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import select
 
-from frontdesk.actions.base import Tx
+from frontdesk.actions.base import Tx, ticket_access
 from frontdesk.actions.close_requests import pending_close_request
+from frontdesk.actions.members import actors_for_members
 from frontdesk.db.models import (
     CloseRequest,
     DiscordMessageLink,
@@ -25,6 +26,7 @@ from frontdesk.db.models import (
     Workspace,
 )
 from frontdesk.domain.discord import DiscordSettings, TypeDiscordSettings
+from frontdesk.domain.permissions import Actor, Role, can_view
 from frontdesk.queries.discord import TicketCard, ticket_card
 
 
@@ -79,6 +81,42 @@ async def ticket_place(tx: Tx, ticket_id: int) -> TicketPlace | None:
         opener=opener, participant_user_ids=tuple(sorted({str(p) for p in participants})),
         close_request=await pending_close_request(tx.session, ticket.id), card=await ticket_card(tx, ticket),
     )
+
+
+async def locked_thread_ticket(tx: Tx, channel_id: int | str) -> int | None:
+    """The id of the open ticket under lockdown whose private thread is ``channel_id``, if any."""
+    return await tx.session.scalar(
+        select(Ticket.id).join(DiscordTicket, DiscordTicket.ticket_id == Ticket.id).where(
+            DiscordTicket.workspace_id == tx.workspace_id, DiscordTicket.channel_id == str(channel_id),
+            DiscordTicket.mode == "thread", DiscordTicket.state == "open", Ticket.lockdown.is_(True),
+            Ticket.status != "closed").limit(1))
+
+
+async def who_may_see(tx: Tx, ticket_id: int, users: dict[str, frozenset[str] | None]) -> set[str]:
+    """Of the Discord users ``users`` (user id -> their roles as Discord reports them now, or
+    None when it did not say), those the permission module lets see ticket ``ticket_id``: a
+    locked-down thread keeps these members. A user the desk does not know is judged by their
+    roles alone."""
+    ticket = await tx.session.get(Ticket, ticket_id)
+    if ticket is None or ticket.workspace_id != tx.workspace_id or not users:
+        return set()
+    members = list(await tx.session.scalars(select(Member).where(
+        Member.workspace_id == tx.workspace_id, Member.discord_user_id.in_(list(users)))))
+    workspace = await tx.session.get(Workspace, tx.workspace_id)
+    settings = (workspace.settings or {}) if workspace else {}
+    actors = dict(zip([str(m.discord_user_id) for m in members],
+                      await actors_for_members(tx, members, workspace_settings=settings), strict=True))
+    stranger = Actor(member_id=None, role=Role.CUSTOMER,
+                     management_role_ids=frozenset(str(r) for r in settings.get("management_role_ids") or []))
+    access = await ticket_access(tx, ticket)
+    allowed = set()
+    for user, roles in users.items():
+        actor = actors.get(user, stranger)
+        if roles is not None:
+            actor = replace(actor, discord_role_ids=roles)
+        if can_view(actor, access):
+            allowed.add(user)
+    return allowed
 
 
 async def newest_transcript(tx: Tx, ticket_id: int) -> Transcript | None:
