@@ -40,3 +40,26 @@ async def test_sla_deadlines_are_vacuumed_as_a_queue_on_postgresql(pg_database):
     finally:
         await engine.dispose()
     assert sorted(options) == sorted(f"{k}={v}" for k, v in SLA_DEADLINES_STORAGE)
+
+
+async def test_rows_given_up_on_before_0009_get_a_finishing_time(tmp_path):
+    from frontdesk.db.migrate import upgrade
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"
+    upgrade(url, "0008")
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as connection:  # (foreign keys are not enforced on this bare connection)
+            for key, status, next_at in (("gave-up", "dead", "'2026-11-02 10:00:00.000000'"),
+                                         ("waiting", "pending", "'2026-11-03 10:00:00.000000'")):
+                await connection.exec_driver_sql(
+                    "INSERT INTO outbox (workspace_id, kind, key, payload, status, attempts, next_attempt_at, "
+                    f"created_at) VALUES (1, 'test', '{key}', '{{}}', '{status}', 3, {next_at}, "
+                    "'2026-11-01 10:00:00.000000')")
+        upgrade(url, "0009")
+        async with engine.connect() as connection:
+            rows = dict((await connection.exec_driver_sql("SELECT key, done_at FROM outbox")).all())
+    finally:
+        await engine.dispose()
+    assert rows["gave-up"] is not None and str(rows["gave-up"]).startswith("2026-11-02")
+    assert rows["waiting"] is None

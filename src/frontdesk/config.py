@@ -41,6 +41,13 @@ class Settings(BaseSettings):
                                         "link-local addresses")
     webhook_timeout_seconds: float = Field(default=15.0, gt=0, le=60, description="a webhook attempt fails "
                                            "unless answered with 2xx within this time")
+    # --- how long finished outbox rows are kept (worker/retention.py) ---
+    outbox_keep_days: int = Field(default=7, ge=1, le=3650, description="days a delivered outbox row (a "
+                                  "webhook sent, a Discord change made) is kept after it succeeded")
+    outbox_failed_keep_days: int = Field(default=30, ge=1, le=3650, description="days an outbox row that was "
+                                         "given up on is kept, for looking into why")
+    webhook_log_keep_days: int = Field(default=30, ge=1, le=3650, description="days the webhook delivery log "
+                                       "keeps a delivery and its attempts")
     # --- engineering links: Jira, Linear, Slack (issue 4) ---
     integrations_allow_http: bool = Field(default=False, description="allow http:// addresses for Jira, Linear "
                                           "and Slack connections (https only otherwise); for tests and local stand-ins")

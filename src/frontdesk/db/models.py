@@ -620,6 +620,8 @@ class OutboxItem(Base):
     __tablename__ = "outbox"
     __table_args__ = (
         partial_index("ix_outbox_pending_next_attempt_at", ["next_attempt_at"], "status = 'pending'"),
+        # What the retention sweep reads: finished rows, oldest first.
+        partial_index("ix_outbox_finished_done_at", ["done_at"], "status != 'pending'"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -637,6 +639,7 @@ class OutboxItem(Base):
     lease_until: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
+    # When it finished: done, or given up on (dead).
     done_at: Mapped[datetime | None]
 
 

@@ -313,7 +313,7 @@ def _outcome_values(item: OutboxItem, outcome: Outcome, policy: RetryPolicy, now
                 "b_error": item.last_error}
     wait = policy.delay_after(item.attempts) if outcome.status == "retry" else None
     if wait is None:
-        return {**values, "b_status": "dead", "b_error": error or "gave up"}
+        return {**values, "b_status": "dead", "b_error": error or "gave up", "b_done": now}
     if outcome.after_seconds is not None:
         wait = max(0.0, outcome.after_seconds)
     return {**values, "b_next": now + timedelta(seconds=wait)}

@@ -42,7 +42,7 @@ class Job:
 
 
 def default_jobs() -> list[Job]:
-    from frontdesk.worker import alerts, close_requests, macro_suggestions, outbox, sweeps
+    from frontdesk.worker import alerts, close_requests, macro_suggestions, outbox, retention, sweeps
 
     return [
         Job("sla_breaches", sweeps.sla_breaches, every_seconds=15, limit=1000),
@@ -56,6 +56,7 @@ def default_jobs() -> list[Job]:
         # Its pump claims whenever a delivery slot is free; a commit that enqueued rows wakes it
         # (``Worker.wake``), and it looks again every second.
         Job("outbox", outbox.outbox_job, every_seconds=1, limit=200, background=outbox.OutboxPump),
+        Job("outbox_retention", retention.outbox_retention, every_seconds=3600, limit=2000),
     ]
 
 
