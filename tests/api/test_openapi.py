@@ -74,3 +74,10 @@ async def test_healthz_answers_without_a_token(api, world):
     health = ok(await api(None).get("/healthz"))
     assert health["status"] == "ok"
     assert health["database"] in ("sqlite", "postgresql")
+
+
+async def test_the_root_page_says_the_desk_runs_and_links_the_api_reference(api, world):
+    response = await api(None).get("/")
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/html")
+    assert 'href="/docs"' in response.text and 'href="/healthz"' in response.text
+    assert ("on sqlite" in response.text) or ("on postgresql" in response.text)

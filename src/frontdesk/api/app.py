@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy import text
 
 from frontdesk import __version__
@@ -54,6 +54,23 @@ Creating POSTs honour an `Idempotency-Key` header.
 """
 
 
+WELCOME = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>frontdesk</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>body{{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;color:#1f2328}}
+code{{background:#f0f1f3;padding:.1rem .3rem;border-radius:4px}}</style></head>
+<body><h1>frontdesk {version}</h1>
+<p>The desk is running, on {database}.</p>
+<ul>
+<li><a href="/docs">API reference</a>: every route, tried out in the browser with a token
+(<code>Authorization: Bearer &lt;token&gt;</code>; <code>./dev run</code> prints one for the demo
+workspace, <code>frontdesk token create</code> makes more)</li>
+<li><a href="/openapi.json">OpenAPI document</a></li>
+<li><a href="/healthz">Health check</a></li>
+</ul></body></html>
+"""
+
+
 def create_app(desk: Desk, *, max_attachment_bytes: int = 25 * 1024 * 1024, run_worker: bool = False) -> FastAPI:
     """The API over ``desk``; with ``run_worker`` the worker's sweeps run in the same process
     for as long as the app is served."""
@@ -82,6 +99,10 @@ def create_app(desk: Desk, *, max_attachment_bytes: int = 25 * 1024 * 1024, run_
     app.include_router(links_router.router)
     app.include_router(discord_panels_router.router)
     app.include_router(transcript_pages.router)
+
+    @app.get("/", include_in_schema=False)
+    async def welcome() -> HTMLResponse:
+        return HTMLResponse(WELCOME.format(version=__version__, database=desk.db.dialect))
 
     @app.get("/healthz", tags=["health"], summary="Liveness and database check")
     async def healthz() -> Any:
