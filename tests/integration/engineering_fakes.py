@@ -13,6 +13,7 @@ import base64
 import itertools
 import re
 import socket
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -54,7 +55,7 @@ class Engineering:
 
     def fail_next(self, route: str, *answers: Scripted) -> None:
         """Answer the next requests to ``route`` (jira.create, jira.search, jira.transitions,
-        jira.transition, linear, slack) with these, in order."""
+        jira.transition, linear, slack, slack.history) with these, in order."""
         self.script.setdefault(route, []).extend(answers)
 
     def seen(self, route: str) -> list[dict[str, Any]]:
@@ -200,12 +201,36 @@ def build_app(fake: Engineering) -> FastAPI:
         entry = await note("slack", request)
         if request.headers.get("authorization") != f"Bearer {SLACK_TOKEN}":
             return JSONResponse({"ok": False, "error": "invalid_auth"})
-        if (scripted := fake._scripted("slack")) is not None:
+        scripted = fake._scripted("slack")
+        if scripted is not None and not scripted.lose_answer:
             return answer(scripted)
-        ts = f"1700000000.{next(fake._ids):06d}"
+        ts = f"{time.time():.0f}.{next(fake._ids):06d}"
         fake.slack_posts.append({**entry["json"], "ts": ts})
+        if scripted is not None:
+            return Response(status_code=502)
         return JSONResponse({"ok": True, "channel": entry["json"]["channel"], "ts": ts,
                              "message": {"text": entry["json"]["text"]}})
+
+    @app.get("/api/conversations.history")
+    async def slack_history(request: Request) -> Response:
+        """Newest first, ``limit`` per page, ``cursor`` an offset; metadata only when asked for."""
+        await note("slack.history", request)
+        if request.headers.get("authorization") != f"Bearer {SLACK_TOKEN}":
+            return JSONResponse({"ok": False, "error": "invalid_auth"})
+        if (scripted := fake._scripted("slack.history")) is not None:
+            return answer(scripted)
+        query = request.query_params
+        oldest = float(query.get("oldest", "0"))
+        posts = [p for p in reversed(fake.slack_posts)
+                 if p["channel"] == query["channel"] and "thread_ts" not in p and float(p["ts"]) > oldest]
+        start, limit = int(query.get("cursor") or 0), int(query.get("limit", "100"))
+        page = posts[start:start + limit]
+        with_metadata = query.get("include_all_metadata") == "true"
+        messages = [{"type": "message", "ts": p["ts"], "text": p["text"],
+                     **({"metadata": p["metadata"]} if with_metadata and "metadata" in p else {})} for p in page]
+        more = start + limit < len(posts)
+        return JSONResponse({"ok": True, "messages": messages, "has_more": more,
+                             "response_metadata": {"next_cursor": str(start + limit) if more else ""}})
 
     return app
 

@@ -205,6 +205,54 @@ async def test_slack_errors_about_the_token_are_dead_and_429_waits(world, fake, 
     assert (await last_event(world, "ticket.link_failed", number=number)).payload["operation"] == "create"
 
 
+async def test_a_slack_retry_after_a_lost_answer_takes_the_thread_it_already_posted(world, fake, clock):
+    fake.fail_next("slack", Scripted(502, lose_answer=True))
+    _, number = await pushed(world, fake, "slack")
+    await deliver(world)
+    [root] = fake.slack_posts  # Slack posted it; its answer was lost
+    assert root["metadata"]["event_type"] == "frontdesk_ticket_thread"
+    [item] = await fetch(world, select(OutboxItem))
+    assert item.status == "pending"
+    clock.set(item.next_attempt_at)
+    await deliver(world)
+    assert len(fake.slack_posts) == 1, "the root message is not posted twice"
+    [history] = fake.seen("slack.history")
+    assert history["path"].endswith("/conversations.history")
+    link = await the_link(world, number)
+    assert (link.sync_state, link.external_id) == ("linked", root["ts"])
+    await world.run("staff", add_note, number, "Found it")
+    await deliver(world)
+    assert fake.slack_posts[1]["thread_ts"] == root["ts"]
+
+
+async def test_a_slack_retry_that_cannot_read_the_history_posts_the_thread_again(world, fake, clock):
+    fake.fail_next("slack", Scripted(502, lose_answer=True))
+    fake.fail_next("slack.history", Scripted(200, {"ok": False, "error": "missing_scope"}))
+    _, number = await pushed(world, fake, "slack")
+    await deliver(world)
+    [item] = await fetch(world, select(OutboxItem))
+    clock.set(item.next_attempt_at)
+    await deliver(world)
+    assert len(fake.slack_posts) == 2
+    link = await the_link(world, number)
+    assert (link.sync_state, link.external_id) == ("linked", fake.slack_posts[1]["ts"])
+
+
+async def test_a_slack_retry_ignores_other_tickets_threads_in_the_history(world, fake, clock):
+    connection_id, first = await pushed(world, fake, "slack")
+    await deliver(world)
+    fake.fail_next("slack", Scripted(500, {"ok": False, "error": "internal_error"}))
+    second = await opened(world, title="Another problem", who="bob")
+    await world.run("staff", links.push_ticket, second, connection_id)
+    await deliver(world)
+    [item] = await fetch(world, select(OutboxItem).where(OutboxItem.status == "pending"))
+    clock.set(item.next_attempt_at)
+    await deliver(world)
+    assert len(fake.slack_posts) == 2
+    assert (await the_link(world, second)).external_id == fake.slack_posts[1]["ts"]
+    assert (await the_link(world, first)).external_id == fake.slack_posts[0]["ts"]
+
+
 # --- connections -----------------------------------------------------------------------------------------------
 
 
