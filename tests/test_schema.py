@@ -29,17 +29,18 @@ async def test_migrations_match_the_models(db_url):
 
 
 @pytest.mark.skipif("postgresql" not in DATABASES, reason="PostgreSQL left out by FRONTDESK_TEST_DATABASES")
-async def test_sla_deadlines_are_vacuumed_as_a_queue_on_postgresql(pg_database):
-    from frontdesk.db.models import SLA_DEADLINES_STORAGE
+@pytest.mark.parametrize("table", ["sla_deadlines", "outbox"])
+async def test_queue_tables_are_vacuumed_as_queues_on_postgresql(pg_database, table):
+    from frontdesk.db.models import QUEUE_STORAGE
 
     engine = create_async_engine(pg_database)
     try:
         async with engine.connect() as connection:
             options = (await connection.exec_driver_sql(
-                "SELECT reloptions FROM pg_class WHERE oid = 'sla_deadlines'::regclass")).scalar_one()
+                f"SELECT reloptions FROM pg_class WHERE oid = '{table}'::regclass")).scalar_one()
     finally:
         await engine.dispose()
-    assert sorted(options) == sorted(f"{k}={v}" for k, v in SLA_DEADLINES_STORAGE)
+    assert sorted(options) == sorted(f"{k}={v}" for k, v in QUEUE_STORAGE)
 
 
 async def test_rows_given_up_on_before_0009_get_a_finishing_time(tmp_path):

@@ -19,6 +19,7 @@ short transaction, oldest first; the worker drains it while it finds full batche
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, exists, or_, select
 
@@ -43,18 +44,25 @@ async def outbox_retention(desk: Desk, *, limit: int = 2000) -> int:
 async def _old_deliveries(desk: Desk, before: datetime, limit: int) -> int:
     """Webhook deliveries written before ``before`` whose outbox row is finished or gone,
     with their attempts and their outbox row."""
-    async with desk.db.transaction() as session:
+    def old(*also: Any) -> Any:
         still_trying = exists().where(OutboxItem.id == WebhookDelivery.outbox_id, OutboxItem.status == "pending")
-        found = (await session.execute(
-            select(WebhookDelivery.id, WebhookDelivery.outbox_id)
-            .where(WebhookDelivery.created_at < before, ~still_trying)
-            .order_by(WebhookDelivery.id).limit(limit))).all()
-        if not found:
-            return 0
+        return (select(WebhookDelivery.id, WebhookDelivery.outbox_id)
+                .where(WebhookDelivery.created_at < before, ~still_trying, *also)
+                .order_by(WebhookDelivery.id).limit(limit))
+
+    # Looked for without the write lock; a pass that finds nothing writes nothing.
+    async with desk.db.reading() as session:
+        candidates = [delivery_id for delivery_id, _ in (await session.execute(old())).all()]
+    if not candidates:
+        return 0
+    async with desk.db.transaction() as session:
+        # Again under the lock: a redelivery may have given one a new pending row meanwhile.
+        found = (await session.execute(old(WebhookDelivery.id.in_(candidates)))).all()
         ids = [delivery_id for delivery_id, _ in found]
         outbox_ids = [outbox_id for _, outbox_id in found if outbox_id is not None]
-        await session.execute(delete(WebhookAttempt).where(WebhookAttempt.delivery_id.in_(ids)))
-        await session.execute(delete(WebhookDelivery).where(WebhookDelivery.id.in_(ids)))
+        if ids:
+            await session.execute(delete(WebhookAttempt).where(WebhookAttempt.delivery_id.in_(ids)))
+            await session.execute(delete(WebhookDelivery).where(WebhookDelivery.id.in_(ids)))
         if outbox_ids:
             await session.execute(delete(OutboxItem).where(OutboxItem.id.in_(outbox_ids),
                                                            OutboxItem.status != "pending"))
@@ -62,16 +70,22 @@ async def _old_deliveries(desk: Desk, before: datetime, limit: int) -> int:
 
 
 async def _finished_rows(desk: Desk, *, done_before: datetime, dead_before: datetime, limit: int) -> int:
-    """Finished rows past their keep time that no webhook delivery shows."""
-    async with desk.db.transaction() as session:
-        shown = exists().where(WebhookDelivery.outbox_id == OutboxItem.id)
+    """Finished rows past their keep time that no webhook delivery shows. A finished row never
+    becomes pending again, so what the read finds can be deleted by id."""
+    shown = exists().where(WebhookDelivery.outbox_id == OutboxItem.id)
+    async with desk.db.reading() as session:
         ids = list((await session.scalars(
             select(OutboxItem.id).where(
-                OutboxItem.status != "pending",  # the partial index of finished rows
+                OutboxItem.status != "pending",  # the partial index of finished rows...
+                OutboxItem.done_at < max(done_before, dead_before),  # ...read as a range
                 or_((OutboxItem.status == "done") & (OutboxItem.done_at < done_before),
                     (OutboxItem.status == "dead") & (OutboxItem.done_at < dead_before)),
                 ~shown)
             .order_by(OutboxItem.done_at).limit(limit))).all())
-        if ids:
-            await session.execute(delete(OutboxItem).where(OutboxItem.id.in_(ids)))
-        return len(ids)
+    if not ids:
+        return 0
+    async with desk.db.transaction() as session:
+        # A delivery may have been pointed at one of them meanwhile (a redelivery points at a
+        # new row, so this is only a guard).
+        await session.execute(delete(OutboxItem).where(OutboxItem.id.in_(ids), ~shown))
+    return len(ids)

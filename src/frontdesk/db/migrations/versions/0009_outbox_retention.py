@@ -1,4 +1,4 @@
-"""outbox: finished rows indexed by when they finished, for the retention sweep
+"""outbox: finished rows indexed by when they finished, for the retention sweep; vacuumed as a queue
 
 Revision ID: 0009
 Revises: 0008
@@ -18,6 +18,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 FINISHED = "status != 'pending'"
+STORAGE = "vacuum_index_cleanup = on, autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 1000"
 
 
 def upgrade() -> None:
@@ -28,9 +29,14 @@ def upgrade() -> None:
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.create_index('ix_outbox_finished_done_at', ['done_at'], unique=False,
                               sqlite_where=sa.text(FINISHED), postgresql_where=sa.text(FINISHED))
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(f"ALTER TABLE outbox SET ({STORAGE})")
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("ALTER TABLE outbox RESET (vacuum_index_cleanup, autovacuum_vacuum_scale_factor, "
+                   "autovacuum_vacuum_threshold)")
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.drop_index('ix_outbox_finished_done_at', sqlite_where=sa.text(FINISHED),
                             postgresql_where=sa.text(FINISHED))
