@@ -33,7 +33,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import asyncpg
+from pgdb import drop_database, fresh_database
 from sqlalchemy import insert, text
 
 from frontdesk.actions.base import Desk
@@ -165,26 +165,6 @@ async def run(kind: str, url: str, args: argparse.Namespace) -> bool:
         await db.dispose()
 
 
-async def _fresh_pg() -> str:
-    base, name = PG_DSN.rsplit("/", 1)
-    admin = await asyncpg.connect(f"{base}/postgres")
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    return PG_DSN.replace("postgresql://", "postgresql+asyncpg://", 1)
-
-
-async def _drop_pg() -> None:
-    base, name = PG_DSN.rsplit("/", 1)
-    admin = await asyncpg.connect(f"{base}/postgres")
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
-    finally:
-        await admin.close()
-
-
 async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database", choices=("sqlite", "postgresql", "both"), default="both")
@@ -199,11 +179,11 @@ async def main() -> int:
         with tempfile.TemporaryDirectory() as folder:
             results.append(await run("SQLite", f"sqlite+aiosqlite:///{Path(folder) / 'bench.db'}", args))
     if args.database in ("postgresql", "both"):
-        url = await _fresh_pg()
+        url = await fresh_database(PG_DSN)
         try:
             results.append(await run("PostgreSQL", url, args))
         finally:
-            await _drop_pg()
+            await drop_database(PG_DSN)
     print("\nall aims met" if all(results) else "\nsome aims missed (see above)")
     return 0
 

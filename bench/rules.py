@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-import asyncpg
+from pgdb import drop_database, fresh_database
 
 from frontdesk.actions import members as m
 from frontdesk.actions import tickets
@@ -83,25 +83,6 @@ def measure_pure(rule_count: int, events: int) -> dict[str, float]:
     elapsed = time.perf_counter() - started
     return {"events_per_s": events / elapsed, "rule_evaluations_per_s": events * rule_count / elapsed,
             "matched_share": matched / (events * rule_count)}
-
-
-async def _fresh_postgres(dsn: str) -> None:
-    base, name = dsn.rsplit("/", 1)
-    conn = await asyncpg.connect(f"{base}/postgres")
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-
-
-async def _drop_postgres(dsn: str) -> None:
-    base, name = dsn.rsplit("/", 1)
-    conn = await asyncpg.connect(f"{base}/postgres")
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
 
 
 async def _workspace(desk: Desk, name: str, rule_count: int, *, matching: bool = True
@@ -171,12 +152,11 @@ async def measure(*, rules: int = 1000, events: int = 2000, hook_events: int = 2
             url = f"sqlite+aiosqlite:///{Path(folder) / 'bench.db'}"
             results["sqlite"] = await measure_hook(url, rules, hook_events)
     if "postgresql" in databases:
-        await _fresh_postgres(pg_dsn)
+        url = await fresh_database(pg_dsn)
         try:
-            results["postgresql"] = await measure_hook(pg_dsn.replace("postgresql://", "postgresql+asyncpg://", 1),
-                                                       rules, hook_events)
+            results["postgresql"] = await measure_hook(url, rules, hook_events)
         finally:
-            await _drop_postgres(pg_dsn)
+            await drop_database(pg_dsn)
     return results
 
 
