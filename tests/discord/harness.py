@@ -755,9 +755,11 @@ def _get_message(s: DiscordStandIn, r: Recorded, m: re.Match[str]) -> tuple[int,
     return 200, message
 
 
-def _unknown_member(s: DiscordStandIn, r: Recorded, m: re.Match[str]) -> tuple[int, Any]:
-    """Members are not kept: script the route to answer one (``stand_in.script("GET", ...)``)."""
-    return 404, discord_error(10007, "Unknown Member")
+def _guild_member(s: DiscordStandIn, r: Recorded, m: re.Match[str]) -> tuple[int, Any]:
+    """A member put in ``stand_in.guild_members``; anyone else is Unknown Member (or script the
+    route: ``stand_in.script("GET", ...)``)."""
+    member = s.guild_members.get(m.group("guild"), {}).get(m.group("user"))
+    return (200, member) if member is not None else (404, discord_error(10007, "Unknown Member"))
 
 
 _S = r"(?P<%s>\d+)"
@@ -801,7 +803,7 @@ _ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
         ("GET", "/channels/{channel}/webhooks", _channel_webhooks),
         # --- modmail ---
         ("GET", "/channels/{channel}/messages/{message}", _get_message),
-        ("GET", "/guilds/{guild}/members/{user}", _unknown_member),
+        ("GET", "/guilds/{guild}/members/{user}", _guild_member),
     ]
 ]
 

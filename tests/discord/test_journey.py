@@ -98,3 +98,37 @@ async def test_a_ticket_from_panel_to_rating_goes_through_every_part(
         guild_id=None, channel=dm, user=s.users["casey"]))
     await second.drain()
     assert (await _ticket(desk)).csat == "helpful"
+
+
+async def test_a_thread_ticket_under_lockdown_is_left_to_management_and_given_back_to_staff_on_unlock(
+        desk: Desk, harness: DiscordHarness, mirror_env: None) -> None:
+    s = await server(harness)
+    s.add_user("max", roles=[s.management_role])
+    for who, user in s.users.items():  # the members Discord brings into a thread by their roles
+        harness.stand_in.add_guild_member(s.guild_id, user, roles=s.roles_of.get(who, []))
+    type_id = await add_type(s, "Bugs", discord_mode="thread",
+                             settings={"discord": {"parent_channel_id": s.threads_parent["id"]}})
+    click(harness, s, f"fd:open:{type_id}", who="casey", message=panel_message(s, type_id))
+    await harness.drain()
+    async with desk.db.reading() as session:
+        place = await session.scalar(select(DiscordTicket))
+    assert place is not None and place.mode == "thread"
+    thread = harness.stand_in.channels[place.channel_id]
+    ids = {u["id"]: who for who, u in s.users.items()} | {harness.stand_in.bot_user["id"]: "bot"}
+
+    def in_thread() -> set[str]:
+        return {ids[u] for u in harness.stand_in.thread_members[thread["id"]]}
+
+    # The welcome message's staff ping brought Sam in.
+    assert in_thread() == {"bot", "casey", "sam"}
+
+    harness.slash("lockdown", guild=s.guild, channel=thread, member=s.member("max"))
+    await harness.drain()
+    assert (await _ticket(desk)).lockdown is True
+    await _deliver(desk)
+    assert in_thread() == {"bot", "casey", "max"}
+
+    harness.slash("unlock", guild=s.guild, channel=thread, member=s.member("max"))
+    await harness.drain()
+    await _deliver(desk)
+    assert in_thread() == {"bot", "casey", "max", "sam"}

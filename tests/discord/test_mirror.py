@@ -146,9 +146,29 @@ async def test_unlock_in_thread_mode_brings_back_the_staff_the_lockdown_took_out
     assert "sam" not in mw.in_thread(placed.channel_id)
     await mw.run("max", t.unlock_ticket, placed.number)
     await mw.deliver()
-    assert mw.in_thread(placed.channel_id) == {"bot", "casey", "sam"}
+    assert mw.in_thread(placed.channel_id) == {"bot", "casey", "sam", "max"}
     assert mw.stand_in.seen("PUT", f"/channels/{placed.channel_id}/thread-members/{mw.users['sam']['id']}")
-    assert "locked_out" not in (await mw.place(placed.ticket_id)).applied
+    applied = (await mw.place(placed.ticket_id)).applied
+    assert "locked_out" not in applied and "locked" not in applied
+
+
+async def test_lockdown_in_thread_mode_brings_management_in_without_notifying_them(mw: MirrorWorld) -> None:
+    placed = await mw.ticket("thread")
+    assert "max" not in mw.in_thread(placed.channel_id)
+    await mw.run("max", t.lockdown_ticket, placed.number)
+    await mw.deliver()
+    assert mw.in_thread(placed.channel_id) == {"bot", "casey", "max"}
+    [notice] = bodies(mw.stand_in, "POST", f"/channels/{placed.channel_id}/messages")
+    assert "under lockdown" in notice["content"] and notice["allowed_mentions"]["parse"] == []
+    [edit] = [b for b in bodies(mw.stand_in, "PATCH", f"/channels/{placed.channel_id}/messages/\\d+")
+              if "content" in b]
+    assert f"<@&{mw.management_role}>" in edit["content"]
+    assert [str(r) for r in edit["allowed_mentions"]["roles"]] == [mw.management_role]
+    assert (await mw.place(placed.ticket_id)).applied["locked"] is True
+    # Later syncs under the same lockdown post no second notice.
+    await mw.run("max", t.set_priority, placed.number, "high")
+    await mw.deliver()
+    assert len(bodies(mw.stand_in, "POST", f"/channels/{placed.channel_id}/messages")) == 1
 
 
 async def test_unlock_does_not_bring_back_someone_who_may_not_see_the_ticket(mw: MirrorWorld) -> None:
@@ -162,9 +182,38 @@ async def test_unlock_does_not_bring_back_someone_who_may_not_see_the_ticket(mw:
         [mw.users["sam"]["id"], stranger["id"]], key=int)
     await mw.run("max", t.unlock_ticket, placed.number)
     await mw.deliver()
-    assert mw.in_thread(placed.channel_id) == {"bot", "casey", "sam"}
+    assert mw.in_thread(placed.channel_id) == {"bot", "casey", "sam", "max"}
     assert not mw.stand_in.seen("PUT", f"/channels/{placed.channel_id}/thread-members/{stranger['id']}")
     assert "locked_out" not in (await mw.place(placed.ticket_id)).applied
+
+
+async def test_unlock_brings_back_staff_the_desk_has_never_met_by_their_discord_roles(mw: MirrorWorld) -> None:
+    placed = await mw.ticket("thread")
+    helper = payloads.user(username="helper")  # staff by role in Discord, never seen by the desk
+    mw.stand_in.add_guild_member(mw.guild_id, helper, roles=[mw.staff_role])
+    mw.stand_in.join_thread(placed.channel_id, helper["id"])
+    await mw.run("max", t.lockdown_ticket, placed.number)
+    await mw.deliver()
+    assert helper["id"] not in mw.in_thread(placed.channel_id)
+    await mw.run("max", t.unlock_ticket, placed.number)
+    await mw.deliver()
+    assert helper["id"] in mw.in_thread(placed.channel_id)
+    assert mw.stand_in.seen("GET", f"/guilds/{mw.guild_id}/members/{helper['id']}")
+
+
+async def test_unlock_forgets_someone_who_left_the_server(mw: MirrorWorld) -> None:
+    placed = await mw.ticket("thread")
+    gone = payloads.user(username="gone")
+    mw.stand_in.add_guild_member(mw.guild_id, gone, roles=[mw.staff_role])
+    mw.stand_in.join_thread(placed.channel_id, gone["id"])
+    await mw.run("max", t.lockdown_ticket, placed.number)
+    await mw.deliver()
+    del mw.stand_in.guild_members[mw.guild_id][gone["id"]]
+    await mw.run("max", t.unlock_ticket, placed.number)
+    await mw.deliver()
+    assert gone["id"] not in mw.in_thread(placed.channel_id)
+    applied = (await mw.place(placed.ticket_id)).applied
+    assert "locked_out" not in applied and "last_error" not in applied
 
 
 async def test_a_management_role_keeps_someone_the_desk_does_not_know_in_a_locked_thread(
@@ -175,7 +224,7 @@ async def test_a_management_role_keeps_someone_the_desk_does_not_know_in_a_locke
     mw.stand_in.join_thread(placed.channel_id, lead["id"])
     await mw.run("max", t.lockdown_ticket, placed.number)
     await mw.deliver()
-    assert mw.in_thread(placed.channel_id) == {"bot", "casey", lead["id"]}
+    assert mw.in_thread(placed.channel_id) == {"bot", "casey", "max", lead["id"]}
 
 
 async def test_roles_discord_reports_now_decide_who_stays_in_a_locked_thread(mw: MirrorWorld) -> None:
@@ -196,7 +245,7 @@ async def test_lockdown_in_thread_mode_reads_every_page_of_a_large_thread(mw: Mi
         mw.stand_in.join_thread(placed.channel_id, user["id"])
     await mw.run("max", t.lockdown_ticket, placed.number)
     await mw.deliver()
-    assert mw.in_thread(placed.channel_id) == {"bot", "casey"}
+    assert mw.in_thread(placed.channel_id) == {"bot", "casey", "max"}
     pages = mw.stand_in.seen("GET", f"/channels/{placed.channel_id}/thread-members")
     assert len(pages) == 2 and pages[1].query["after"] != "0"
 
@@ -233,7 +282,7 @@ async def test_staff_mentioned_into_a_locked_thread_are_taken_out_again(mw: Mirr
                                            "added_members": [joined], "removed_member_ids": []})
     await harness.drain()
     await mw.deliver()
-    assert mw.in_thread(placed.channel_id) == {"bot", "casey"}
+    assert mw.in_thread(placed.channel_id) == {"bot", "casey", "max"}
     assert len(mw.stand_in.seen("DELETE", f"/channels/{placed.channel_id}/thread-members/\\d+")) == 2
 
 

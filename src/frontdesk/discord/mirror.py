@@ -339,8 +339,8 @@ async def _sync_members(desk: Desk, item: OutboxItem, http: HTTPClient, state: q
     """Thread mode: the opener and added users are members of the private thread. A private
     thread has no overwrites, so lockdown is done with its members: everyone in it whom the
     permission module no longer lets see the ticket (staff who are not management) is taken
-    out and remembered in ``applied["locked_out"]``; after an unlock those who may see it
-    again are put back."""
+    out and remembered in ``applied["locked_out"]``, and the management roles are brought in
+    (``applied["locked"]``); after an unlock those who may see it again are put back."""
     thread = state.place.channel_id
     wanted = sorted({*([state.user_id] if state.user_id else []), *state.participant_user_ids})
     before = set(state.place.applied.get("members") or [])
@@ -360,8 +360,14 @@ async def _sync_members(desk: Desk, item: OutboxItem, http: HTTPClient, state: q
             for user in sorted(set(present) - keep, key=int):
                 if await steps.done("lock out member", lambda u=user: http.remove_user_from_thread(thread, u)):
                     locked_out.add(user)
-    elif earlier:
-        back = await _read(desk, item, q.who_may_see, state.ticket.id, dict.fromkeys(earlier))
+        if not state.place.applied.get("locked") and await _bring_in_management(http, state, steps):
+            applied["locked"] = True
+    elif state.place.applied.get("locked"):
+        applied["locked"] = None
+    if not state.ticket.lockdown and earlier:
+        # Their roles as Discord has them now: someone the desk has never met is judged by them.
+        roles = {user: await _member_roles(http, state.place.guild_id, user, steps) for user in sorted(earlier)}
+        back = await _read(desk, item, q.who_may_see, state.ticket.id, roles)
         locked_out -= earlier - back  # no longer staff: they stay out, and are forgotten
         for user in sorted(back, key=int):
             if await steps.done("let member back", lambda u=user: http.add_user_to_thread(thread, u)):
@@ -372,6 +378,39 @@ async def _sync_members(desk: Desk, item: OutboxItem, http: HTTPClient, state: q
 
 
 THREAD_MEMBERS_PAGE = 100
+
+
+async def _member_roles(http: HTTPClient, guild_id: str, user_id: str, steps: _Steps) -> frozenset[str] | None:
+    """A server member's roles, or None when Discord would not say (they left, say)."""
+    async def read() -> Any:
+        try:
+            return await http.get_member(guild_id, user_id)
+        except discord.NotFound:
+            return {}  # no longer in the server
+
+    member = await steps.run("read member", read)
+    return frozenset(str(r) for r in member.get("roles") or []) if member else None
+LOCKDOWN_NOTICE = "This ticket is under lockdown: only management can see it now."
+
+
+async def _bring_in_management(http: HTTPClient, state: q.TicketPlace, steps: _Steps) -> bool:
+    """Once per lockdown: a notice in the thread, then the management roles mentioned in an
+    edit of it, which brings their members into the private thread without notifying them
+    (as the welcome message does for the staff roles it does not ping). False when the notice
+    could not be posted (the next sync tries again)."""
+    thread, roles = state.place.channel_id, state.management_role_ids
+    notice = await steps.run("lockdown notice", lambda: send(http, thread, content=LOCKDOWN_NOTICE))
+    if notice is None:
+        return False
+    if not roles:
+        return True
+    silent = discord.AllowedMentions(everyone=False, users=False, roles=[discord.Object(int(r)) for r in roles])
+    content = f"{LOCKDOWN_NOTICE}\n-# Management: {' '.join(f'<@&{r}>' for r in roles)}"
+    with handle_message_parameters(content=content, allowed_mentions=silent) as params:
+        params.payload.pop("tts", None)
+        # A refused edit is kept as the sync's error; the notice is not posted again.
+        await steps.run("bring in management", lambda: http.edit_message(thread, str(notice["id"]), params=params))
+    return True
 
 
 async def thread_members(http: HTTPClient, thread_id: str) -> dict[str, frozenset[str] | None]:
