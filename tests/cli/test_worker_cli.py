@@ -27,7 +27,7 @@ def test_worker_once_runs_every_sweep_and_reports_what_each_did(cli_any_db):
     cli_any_db.ok("demo")
     first = last_json_line(cli_any_db.ok("worker", "--once").stdout)
     assert set(first) == {"sla_breaches", "inactivity", "stale_nudges", "follow_ups", "close_requests", "alerts",
-                          "macro_suggestions", "outbox"}
+                          "macro_suggestions", "outbox", "outbox_retention"}
     # The demo's older tickets have missed their SLA targets by now.
     assert first["sla_breaches"] > 0
     assert cli_any_db.scalar("SELECT count(*) FROM events WHERE type = 'sla.breach'") == first["sla_breaches"]
