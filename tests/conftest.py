@@ -25,6 +25,9 @@ from frontdesk.db.models import Base
 from frontdesk.db.session import Database
 from frontdesk.files import FileStore
 
+# A full collection at every test's bot or app start would cost minutes (runtime.settle_heap);
+# its own tests switch it on.
+os.environ["FRONTDESK_GC_FREEZE"] = "false"
 PG_ADMIN_DSN = os.environ.get("FRONTDESK_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 DATABASES = [d.strip() for d in os.environ.get("FRONTDESK_TEST_DATABASES", "sqlite,postgresql").split(",") if d.strip()]
 if not DATABASES or set(DATABASES) - {"sqlite", "postgresql"}:

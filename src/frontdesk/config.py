@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     db_pool_size: int = 20
     max_attachment_bytes: int = 25 * 1024 * 1024
     worker: bool = Field(default=True, description="run the worker's sweeps inside `frontdesk serve`")
+    gc_freeze: bool = Field(default=True, description="after start-up (and each Discord READY), freeze the "
+                            "objects made so far so that full garbage collections skip them (runtime.py)")
     # --- secrets at rest, webhooks (issue 4) ---
     secret_key: str | None = Field(default=None, description="key(s) that encrypt stored secrets, comma-separated, "
                                    "newest first; else a key file in data_dir")

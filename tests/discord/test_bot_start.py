@@ -98,3 +98,15 @@ def test_the_bot_asks_for_the_intents_the_desk_needs() -> None:
     assert intents.guilds and intents.members and intents.guild_messages and intents.dm_messages
     assert intents.message_content
     assert not intents.presences and not intents.guild_typing
+
+
+async def test_the_bot_settles_the_heap_when_ready(harness: DiscordHarness, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import gc
+
+    monkeypatch.setenv("FRONTDESK_GC_FREEZE", "true")
+    gc.unfreeze()
+    try:
+        await harness.connect([payloads.guild(name="Acme")])
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()

@@ -25,10 +25,23 @@ from frontdesk.api.routers import macros as macros_router
 from frontdesk.api.routers import quality as quality_router
 from frontdesk.api.routers import rules as rules_router
 from frontdesk.api.routers import webhooks as webhooks_router
+from frontdesk.runtime import settle_heap
 
 
 @asynccontextmanager
-async def _worker_lifespan(app: FastAPI) -> AsyncIterator[None]:
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Start-up: the heap settled (``runtime.settle_heap``), then, with ``run_worker``, the
+    worker's sweeps for as long as the app is served."""
+    settle_heap("api started")
+    if not app.state.run_worker:
+        yield
+        return
+    async with _worker(app):
+        yield
+
+
+@asynccontextmanager
+async def _worker(app: FastAPI) -> AsyncIterator[None]:
     from frontdesk.worker.runner import Worker
 
     stop = asyncio.Event()
@@ -76,7 +89,7 @@ def create_app(desk: Desk, *, max_attachment_bytes: int = 25 * 1024 * 1024, run_
     for as long as the app is served."""
     app = FastAPI(title="frontdesk", version=__version__, description=DESCRIPTION,
                   openapi_url="/openapi.json", docs_url="/docs", redoc_url=None,
-                  lifespan=_worker_lifespan if run_worker else None)
+                  lifespan=_lifespan)
     app.state.desk = desk
     app.state.run_worker = run_worker
     app.state.max_attachment_bytes = max_attachment_bytes

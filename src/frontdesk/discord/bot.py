@@ -21,6 +21,7 @@ from frontdesk.actions.members import actors_for_members
 from frontdesk.domain.permissions import ADMINISTRATOR, MANAGE_CHANNELS, Actor
 from frontdesk.queries.discord import ticket_by_id, workspace_id_for_guild
 from frontdesk.queries.discord_mirror import locked_thread_ticket
+from frontdesk.runtime import settle_heap
 
 log = logging.getLogger("frontdesk.discord")
 # frontdesk never joins voice channels; without this discord.py warns at every start that the
@@ -239,6 +240,8 @@ class FrontdeskBot(commands.Bot):
         return self.sync_commands and (shard_ids is None or 0 in shard_ids)
 
     async def on_ready(self) -> None:
+        # The caches of servers, channels and members are built: later collections skip them.
+        settle_heap("discord ready")
         if self.user is not None:
             log.info("discord connected", extra={"user": str(self.user), "guilds": len(self.guilds),
                                                  "invite_url": invite_url(self.application_id or self.user.id)})
