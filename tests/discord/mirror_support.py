@@ -142,6 +142,15 @@ class MirrorWorld:
     def channel(self, channel_id: str) -> dict[str, Any]:
         return self.stand_in.channels[channel_id]
 
+    def stranger_in_thread(self, channel_id: str, username: str, *, roles: list[str] | None = None
+                           ) -> dict[str, Any]:
+        """A server member the desk has never seen, in the thread (as a mention of their role
+        would have brought them in)."""
+        user = payloads.user(username=username)
+        self.stand_in.add_guild_member(self.guild_id, user, roles=roles)
+        self.stand_in.join_thread(channel_id, user["id"])
+        return user
+
     def in_thread(self, channel_id: str) -> set[str]:
         """Who is in a thread, by the keys of ``users`` (and "bot")."""
         names = {u["id"]: k for k, u in self.users.items()} | {self.stand_in.bot_user["id"]: "bot"}

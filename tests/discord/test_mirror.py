@@ -173,9 +173,7 @@ async def test_lockdown_in_thread_mode_brings_management_in_without_notifying_th
 
 async def test_unlock_does_not_bring_back_someone_who_may_not_see_the_ticket(mw: MirrorWorld) -> None:
     placed = await mw.ticket("thread")
-    stranger = payloads.user(username="lee")  # in the thread, unknown to the desk, no staff role
-    mw.stand_in.add_guild_member(mw.guild_id, stranger)
-    mw.stand_in.join_thread(placed.channel_id, stranger["id"])
+    stranger = mw.stranger_in_thread(placed.channel_id, "lee")  # no staff role
     await mw.run("max", t.lockdown_ticket, placed.number)
     await mw.deliver()
     assert (await mw.place(placed.ticket_id)).applied["locked_out"] == sorted(
@@ -189,9 +187,7 @@ async def test_unlock_does_not_bring_back_someone_who_may_not_see_the_ticket(mw:
 
 async def test_unlock_brings_back_staff_the_desk_has_never_met_by_their_discord_roles(mw: MirrorWorld) -> None:
     placed = await mw.ticket("thread")
-    helper = payloads.user(username="helper")  # staff by role in Discord, never seen by the desk
-    mw.stand_in.add_guild_member(mw.guild_id, helper, roles=[mw.staff_role])
-    mw.stand_in.join_thread(placed.channel_id, helper["id"])
+    helper = mw.stranger_in_thread(placed.channel_id, "helper", roles=[mw.staff_role])  # staff by role
     await mw.run("max", t.lockdown_ticket, placed.number)
     await mw.deliver()
     assert helper["id"] not in mw.in_thread(placed.channel_id)
@@ -203,9 +199,7 @@ async def test_unlock_brings_back_staff_the_desk_has_never_met_by_their_discord_
 
 async def test_unlock_forgets_someone_who_left_the_server(mw: MirrorWorld) -> None:
     placed = await mw.ticket("thread")
-    gone = payloads.user(username="gone")
-    mw.stand_in.add_guild_member(mw.guild_id, gone, roles=[mw.staff_role])
-    mw.stand_in.join_thread(placed.channel_id, gone["id"])
+    gone = mw.stranger_in_thread(placed.channel_id, "gone", roles=[mw.staff_role])
     await mw.run("max", t.lockdown_ticket, placed.number)
     await mw.deliver()
     del mw.stand_in.guild_members[mw.guild_id][gone["id"]]
@@ -219,9 +213,7 @@ async def test_unlock_forgets_someone_who_left_the_server(mw: MirrorWorld) -> No
 async def test_a_management_role_keeps_someone_the_desk_does_not_know_in_a_locked_thread(
         mw: MirrorWorld) -> None:
     placed = await mw.ticket("thread")
-    lead = payloads.user(username="lead")
-    mw.stand_in.add_guild_member(mw.guild_id, lead, roles=[mw.management_role])
-    mw.stand_in.join_thread(placed.channel_id, lead["id"])
+    lead = mw.stranger_in_thread(placed.channel_id, "lead", roles=[mw.management_role])
     await mw.run("max", t.lockdown_ticket, placed.number)
     await mw.deliver()
     assert mw.in_thread(placed.channel_id) == {"bot", "casey", "max", lead["id"]}
@@ -239,10 +231,8 @@ async def test_roles_discord_reports_now_decide_who_stays_in_a_locked_thread(mw:
 
 async def test_lockdown_in_thread_mode_reads_every_page_of_a_large_thread(mw: MirrorWorld) -> None:
     placed = await mw.ticket("thread")
-    crowd = [payloads.user(username=f"fan{i}") for i in range(150)]
-    for user in crowd:
-        mw.stand_in.add_guild_member(mw.guild_id, user)
-        mw.stand_in.join_thread(placed.channel_id, user["id"])
+    for i in range(150):
+        mw.stranger_in_thread(placed.channel_id, f"fan{i}")
     await mw.run("max", t.lockdown_ticket, placed.number)
     await mw.deliver()
     assert mw.in_thread(placed.channel_id) == {"bot", "casey", "max"}

@@ -295,17 +295,17 @@ class GroupCommit:
             pending: list[_Pending] = []
 
             async def complete() -> None:
-                if not pending:
-                    return
-                await tx.session.flush()
-                for item in pending:
-                    written.append(item.prepared.message)
-                    tx.actor = item.actor
-                    try:
-                        answers[item.index] = await _finish(tx, item, links)
-                    finally:
-                        tx.actor = desk
-                pending.clear()
+                """Finish the messages added so far, and write every link gathered so far."""
+                if pending:
+                    await tx.session.flush()
+                    for item in pending:
+                        written.append(item.prepared.message)
+                        tx.actor = item.actor
+                        try:
+                            answers[item.index] = await _finish(tx, item, links)
+                        finally:
+                            tx.actor = desk
+                    pending.clear()
                 await link_messages(tx, links)
                 links.clear()
 
@@ -322,7 +322,6 @@ class GroupCommit:
                 finally:
                     tx.actor = desk
             await complete()
-            await link_messages(tx, links)
         return answers
 
 

@@ -362,22 +362,24 @@ async def _sync_members(desk: Desk, item: OutboxItem, http: HTTPClient, state: q
                     locked_out.add(user)
         if not state.place.applied.get("locked") and await _bring_in_management(http, state, steps):
             applied["locked"] = True
-    elif state.place.applied.get("locked"):
-        applied["locked"] = None
-    if not state.ticket.lockdown and earlier:
-        # Their roles as Discord has them now: someone the desk has never met is judged by them.
-        roles = {user: await _member_roles(http, state.place.guild_id, user, steps) for user in sorted(earlier)}
-        back = await _read(desk, item, q.who_may_see, state.ticket.id, roles)
-        locked_out -= earlier - back  # no longer staff: they stay out, and are forgotten
-        for user in sorted(back, key=int):
-            if await steps.done("let member back", lambda u=user: http.add_user_to_thread(thread, u)):
-                locked_out.discard(user)
+    else:
+        if state.place.applied.get("locked"):
+            applied["locked"] = None
+        if earlier:
+            # Their roles as Discord has them now: someone the desk has never met is judged by them.
+            roles = {user: await _member_roles(http, state.place.guild_id, user, steps) for user in sorted(earlier)}
+            back = await _read(desk, item, q.who_may_see, state.ticket.id, roles)
+            locked_out -= earlier - back  # no longer staff: they stay out, and are forgotten
+            for user in sorted(back, key=int):
+                if await steps.done("let member back", lambda u=user: http.add_user_to_thread(thread, u)):
+                    locked_out.discard(user)
     if locked_out != earlier:
         applied["locked_out"] = sorted(locked_out, key=int) or None
     return applied
 
 
 THREAD_MEMBERS_PAGE = 100
+LOCKDOWN_NOTICE = "This ticket is under lockdown: only management can see it now."
 
 
 async def _member_roles(http: HTTPClient, guild_id: str, user_id: str, steps: _Steps) -> frozenset[str] | None:
@@ -390,7 +392,6 @@ async def _member_roles(http: HTTPClient, guild_id: str, user_id: str, steps: _S
 
     member = await steps.run("read member", read)
     return frozenset(str(r) for r in member.get("roles") or []) if member else None
-LOCKDOWN_NOTICE = "This ticket is under lockdown: only management can see it now."
 
 
 async def _bring_in_management(http: HTTPClient, state: q.TicketPlace, steps: _Steps) -> bool:

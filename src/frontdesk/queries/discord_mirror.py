@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from frontdesk.actions.base import Tx, ticket_access
 from frontdesk.actions.close_requests import pending_close_request
+from frontdesk.actions.discord import preload_discord_members
 from frontdesk.actions.members import actors_for_members
 from frontdesk.db.models import (
     CloseRequest,
@@ -100,8 +101,8 @@ async def who_may_see(tx: Tx, ticket_id: int, users: dict[str, frozenset[str] | 
     ticket = await tx.session.get(Ticket, ticket_id)
     if ticket is None or ticket.workspace_id != tx.workspace_id or not users:
         return set()
-    members = list(await tx.session.scalars(select(Member).where(
-        Member.workspace_id == tx.workspace_id, Member.discord_user_id.in_(list(users)))))
+    await preload_discord_members(tx, users)
+    members = [m for user in users if (m := tx.discord_members.get(user)) is not None]
     workspace = await tx.session.get(Workspace, tx.workspace_id)
     settings = (workspace.settings or {}) if workspace else {}
     actors = dict(zip([str(m.discord_user_id) for m in members],

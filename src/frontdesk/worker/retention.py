@@ -12,8 +12,9 @@ webhook delivery log. After that it is only weight on the claim query's table. S
   delivery ``webhook_log_keep_days`` (30) after it was written: then the delivery, its attempts
   and its outbox row go together. A delivery still being retried is never deleted.
 
-Pending rows are never touched. Each pass deletes at most ``limit`` rows of each group in one
-short transaction, oldest first; the worker drains it while it finds full batches.
+Pending rows are never touched. Each pass finds at most ``limit`` rows of each group, oldest
+first, in a read (no write lock), and deletes them by id in one short transaction; the worker
+drains it while it finds full batches.
 """
 
 from __future__ import annotations
